@@ -1,0 +1,64 @@
+/**
+ * The kv/ engine contract: an ordered map of byte keys to byte values with serializable
+ * transactions. Every engine (SQLite, FoundationDB, in-memory) implements exactly this, and one
+ * conformance suite (test/kv/conformance.ts) holds them to it.
+ *
+ * Invariants every engine keeps:
+ *  - keys compare as unsigned bytes (memcmp order), so tuple-encoded keys sort identically everywhere;
+ *  - `transact` runs its function in a serializable transaction that sees its own writes, and either
+ *    applies every write or none;
+ *  - versionstamped writes are the only way the commit version enters keys or values: the engine
+ *    fills a 10-byte placeholder (8-byte commit version, big-endian, + 2-byte batch order) at commit,
+ *    and every later commit gets a strictly greater stamp.
+ */
+export interface KvPair {
+  key: Buffer;
+  value: Buffer;
+}
+
+export interface RangeOptions {
+  /** Return pairs from the end of the range first. */
+  reverse?: boolean;
+  /** At most this many pairs (default: all). */
+  limit?: number;
+}
+
+export interface KvReader {
+  get(key: Buffer): Promise<Buffer | undefined>;
+  /** Pairs with begin <= key < end, in key order (or reverse). */
+  getRange(begin: Buffer, end: Buffer, options?: RangeOptions): Promise<KvPair[]>;
+}
+
+export interface KvTransaction extends KvReader {
+  set(key: Buffer, value: Buffer): void;
+  clear(key: Buffer): void;
+  /** Clears begin <= key < end. */
+  clearRange(begin: Buffer, end: Buffer): void;
+  /** At commit, sets the key `prefix ‖ stamp ‖ suffix` to value. Not readable inside this transaction. */
+  setVersionstampedKey(prefix: Buffer, suffix: Buffer, value: Buffer): void;
+  /** At commit, sets key to `prefix ‖ stamp ‖ suffix`. Not readable inside this transaction. */
+  setVersionstampedValue(key: Buffer, prefix: Buffer, suffix: Buffer): void;
+}
+
+export interface TransactResult<T> {
+  value: T;
+  /** The 10-byte commit stamp, or null when the transaction wrote nothing versionstamped. */
+  stamp: Buffer | null;
+}
+
+export interface KvEngine {
+  /** 'sqlite' | 'memory' | 'fdb' */
+  readonly kind: string;
+  /**
+   * Runs fn in a serializable transaction and commits it. Engines with optimistic concurrency
+   * (FoundationDB) may call fn more than once, so fn must not have side effects outside `tx`.
+   * A thrown error aborts the transaction and is rethrown unchanged.
+   */
+  transact<T>(fn: (tx: KvTransaction) => Promise<T>): Promise<TransactResult<T>>;
+  /** A read of the latest committed state, outside any transaction. */
+  get(key: Buffer): Promise<Buffer | undefined>;
+  getRange(begin: Buffer, end: Buffer, options?: RangeOptions): Promise<KvPair[]>;
+  close(): Promise<void>;
+}
+
+export const STAMP_LENGTH = 10;
