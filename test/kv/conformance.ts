@@ -118,7 +118,7 @@ export function engineConformance(
       });
       const head = (await kv.get(b('head')))!;
       expect(head.subarray(1, 11).equals(stamps[19]!)).toBe(true);
-      expect(s(head.subarray(0, 1)) + s(head.subarray(11))).toBe('HT');
+      expect(s(head.subarray(0, 1))! + s(head.subarray(11))!).toBe('HT');
       const none = await kv.transact(async (tx) => tx.set(b('plain'), b('1')));
       expect(none.stamp).toBeNull();
       await kv.close();

@@ -1,0 +1,10 @@
+export { Store, DEFAULT_RETENTION_MS, type StoreOptions, type NamespaceInfo } from './store.js';
+export { Namespace, type LogRecord, type CommitResult } from './namespace.js';
+export { WriteBatch, type CommitMeta } from './batch.js';
+export { Snapshot, type KeyReader, type Entry } from './snapshot.js';
+export { StoreError, isStoreError, type StoreErrorCode } from './errors.js';
+export { BlobRef, type StoreValue } from './values.js';
+export * from './version.js';
+export type { LogicalKey, KeyPart } from './keys.js';
+export { openStore, defaultDataDir, type OpenStoreConfig } from './open.js';
+export type { GcOptions, GcReport } from './gc.js';

@@ -1,0 +1,69 @@
+import * as tuple from 'fdb-tuple';
+import { prefixEnd } from '../kv/bytes.js';
+
+/**
+ * The store's key layout in the kv engine. Prefixes are tuple-encoded; stamps and times are appended
+ * raw (fixed width), so order is byte order everywhere:
+ *
+ *   ('c', 'ns')                                → next namespace id (JSON number)
+ *   ('r', name)                                → namespace record (JSON)
+ *   ('n', id, 'm', 'head')                     → head stamp(10) ‖ commit time µs (8, BE)
+ *   ('n', id, 'm', 'wm')                       → GC watermark stamp(10)
+ *   ('n', id, 'l') ‖ stamp                     → commit-log record (JSON)
+ *   ('n', id, 't') ‖ time µs(8) ‖ stamp        → '' (time index)
+ *   ('n', id, 'p') ‖ stamp                     → pin label (UTF-8)
+ *   ('n', id, 'k') ‖ pack(K) ‖ 0x00 ‖ stamp    → encoded value of logical key K at that stamp
+ *
+ * Invariant for data keys: logical keys never contain null, so every element of pack(K) starts with a
+ * type code >= 0x01. Hence all versions of K lie in [pack(K) ‖ 0x00, pack(K) ‖ 0x01) — strictly
+ * before any longer key K' that extends K — and reading K at S is one reverse seek below
+ * pack(K) ‖ 0x00 ‖ S ‖ 0x00.
+ */
+export type KeyPart = string | number | bigint | Buffer;
+export type LogicalKey = readonly KeyPart[];
+
+const pack = (items: unknown[]): Buffer => tuple.pack(items as tuple.TupleItem[]);
+
+export const STAMP_LEN = 10;
+const SEP = Buffer.from([0x00]);
+
+export const nsCounterKey = pack(['c', 'ns']);
+export const registryKey = (name: string): Buffer => pack(['r', name]);
+export const registryPrefix = pack(['r']);
+export const namespacePrefix = (id: number): Buffer => pack(['n', id]);
+export const metaPrefix = (id: number): Buffer => pack(['n', id, 'm']);
+export const headKey = (id: number): Buffer => pack(['n', id, 'm', 'head']);
+export const watermarkKey = (id: number): Buffer => pack(['n', id, 'm', 'wm']);
+export const logPrefix = (id: number): Buffer => pack(['n', id, 'l']);
+export const timePrefix = (id: number): Buffer => pack(['n', id, 't']);
+export const pinPrefix = (id: number): Buffer => pack(['n', id, 'p']);
+export const dataPrefix = (id: number): Buffer => pack(['n', id, 'k']);
+
+export function packLogical(key: LogicalKey): Buffer {
+  for (const part of key) {
+    if (part === null || part === undefined) throw new TypeError('logical keys may not contain null/undefined');
+  }
+  return pack(key as unknown[]);
+}
+
+export const unpackLogical = (bytes: Buffer): KeyPart[] => tuple.unpack(bytes) as KeyPart[];
+
+/** Every kv key holding a version of K starts with this. */
+export const dataKeyBase = (id: number, packedLogical: Buffer): Buffer => Buffer.concat([dataPrefix(id), packedLogical, SEP]);
+
+/** The end (exclusive) of a reverse seek for K at snapshot `stamp`. */
+export const dataSeekEnd = (base: Buffer, stamp: Buffer): Buffer => Buffer.concat([base, stamp, SEP]);
+
+/** [begin, end) of every version of every logical key that starts with the tuple `prefix`. */
+export function dataRange(id: number, prefix: LogicalKey): { begin: Buffer; end: Buffer } {
+  const begin = Buffer.concat([dataPrefix(id), packLogical(prefix)]);
+  return { begin, end: prefixEnd(begin) };
+}
+
+export function timeBytes(micros: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(micros < 0n ? 0n : micros);
+  return b;
+}
+
+export { prefixEnd };

@@ -1,0 +1,286 @@
+import { Mutex } from '../kv/mutex.js';
+import type { KvEngine, KvReader } from '../kv/types.js';
+import { WriteBatch, type CommitMeta } from './batch.js';
+import { StoreError } from './errors.js';
+import { encodeValue } from './values.js';
+import {
+  STAMP_LEN,
+  dataKeyBase,
+  headKey,
+  logPrefix,
+  metaPrefix,
+  pinPrefix,
+  prefixEnd,
+  timeBytes,
+  timePrefix,
+  watermarkKey,
+} from './keys.js';
+import { Snapshot } from './snapshot.js';
+import {
+  ZERO_VERSION,
+  commitVersionOf,
+  readVersionOf,
+  versionFromBytes,
+  versionToBytes,
+  type Version,
+} from './version.js';
+
+export interface NamespaceRecord {
+  id: number;
+  /** creation time, ms since epoch */
+  created: number;
+  /** retention override, ms (absent: the store default) */
+  retentionMs?: number;
+}
+
+export interface LogRecord {
+  version: Version;
+  /** wall time of the commit, ms since epoch */
+  time: number;
+  actor: string;
+  summary: string;
+  paths: string[];
+}
+
+export interface CommitResult<T> {
+  value: T;
+  /** The new version, or null when the batch wrote nothing (no commit was made). */
+  version: Version | null;
+}
+
+/** What a namespace needs from its store. */
+export interface NamespaceHost {
+  readonly kv: KvEngine;
+  /** ms since epoch; injectable for tests ("three days later") */
+  readonly clock: () => number;
+  readonly defaultRetentionMs: number;
+  forget(name: string): void;
+}
+
+interface Meta {
+  headRaw: Buffer | undefined;
+  head: Version | null;
+  headTimeMicros: bigint;
+  watermark: Version | null;
+}
+
+const EMPTY = Buffer.alloc(0);
+const MAX_CONFLICT_RETRIES = 50;
+
+class ConflictSignal extends Error {}
+
+/**
+ * One versioned keyspace (one agent's filesystem, or one app database). Holds no OS resource: it is
+ * a name, an id and a mutex, so a process can keep thousands open.
+ *
+ * Commit protocol (optimistic, works on every engine and across processes): read the head, build
+ * the batch against that snapshot, then in one kv transaction check the head is unchanged and write
+ * every key with the commit's versionstamp, the log record, the time-index entry and the new head.
+ * A changed head means another writer won: rebuild the batch on the new head and try again. The
+ * in-process mutex makes that retry rare (it only happens across processes).
+ */
+export class Namespace {
+  private readonly mutex = new Mutex();
+
+  constructor(
+    private readonly host: NamespaceHost,
+    readonly name: string,
+    readonly record: NamespaceRecord,
+  ) {}
+
+  get id(): number {
+    return this.record.id;
+  }
+
+  get retentionMs(): number {
+    return this.record.retentionMs ?? this.host.defaultRetentionMs;
+  }
+
+  private get kv(): KvEngine {
+    return this.host.kv;
+  }
+
+  private async readMeta(kv: KvReader = this.kv): Promise<Meta> {
+    const begin = metaPrefix(this.id);
+    const rows = await kv.getRange(begin, prefixEnd(begin));
+    const head = headKey(this.id);
+    const wm = watermarkKey(this.id);
+    const meta: Meta = { headRaw: undefined, head: null, headTimeMicros: 0n, watermark: null };
+    for (const row of rows) {
+      if (row.key.equals(head)) {
+        meta.headRaw = row.value;
+        meta.head = versionFromBytes(row.value.subarray(0, STAMP_LEN));
+        meta.headTimeMicros = row.value.readBigUInt64BE(STAMP_LEN);
+      } else if (row.key.equals(wm)) {
+        meta.watermark = versionFromBytes(row.value);
+      }
+    }
+    if (!meta.headRaw) {
+      this.host.forget(this.name);
+      throw new StoreError('UNKNOWN_NAMESPACE', `namespace '${this.name}' no longer exists (it was deleted)`);
+    }
+    return meta;
+  }
+
+  /** The newest committed version of this namespace. */
+  async head(): Promise<Version> {
+    return (await this.readMeta()).head!;
+  }
+
+  /** The oldest readable version (GC watermark), or null before the first GC that trimmed history. */
+  async watermark(): Promise<Version | null> {
+    return (await this.readMeta()).watermark;
+  }
+
+  /**
+   * A consistent read view at `at` (default: head). Fails with VERSION_EXPIRED below the GC
+   * watermark (unless the version is pinned) and FUTURE_VERSION beyond the head — never wrong data.
+   */
+  async snapshot(at?: Version): Promise<Snapshot> {
+    const meta = await this.readMeta();
+    if (at === undefined) return new Snapshot(this.kv, this.id, meta.head!);
+    if (commitVersionOf(at) > commitVersionOf(meta.head!)) {
+      throw new StoreError(
+        'FUTURE_VERSION',
+        `version ${at} is from the future: the newest version of '${this.name}' is ${readVersionOf(meta.head!)}`,
+      );
+    }
+    if (meta.watermark && at < meta.watermark && !(await this.isPinned(at))) {
+      throw new StoreError(
+        'VERSION_EXPIRED',
+        `version expired: ${at} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(meta.watermark)}`,
+      );
+    }
+    return new Snapshot(this.kv, this.id, at);
+  }
+
+  /**
+   * Runs `fn` against a write batch on the current head and commits its writes as one new version.
+   * `fn` may run more than once (after a conflict with another process), so it must only read
+   * through the batch and must not have other side effects that cannot be repeated (blob uploads
+   * are fine: they are idempotent).
+   */
+  commit<T>(meta: CommitMeta, fn: (batch: WriteBatch) => Promise<T>): Promise<CommitResult<T>> {
+    return this.mutex.run(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const current = await this.readMeta();
+        const batch = new WriteBatch(new Snapshot(this.kv, this.id, current.head!), meta);
+        const value = await fn(batch);
+        if (batch.size === 0) return { value, version: null };
+        try {
+          const version = await this.write(batch, current);
+          return { value, version };
+        } catch (err) {
+          if (!(err instanceof ConflictSignal)) throw err;
+          if (attempt >= MAX_CONFLICT_RETRIES) {
+            throw new StoreError('CONFLICT', `commit to '${this.name}' kept conflicting with other writers; try again`);
+          }
+          await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random()));
+        }
+      }
+    });
+  }
+
+  private async write(batch: WriteBatch, base: Meta): Promise<Version> {
+    const nowMicros = BigInt(Math.round(this.host.clock() * 1000));
+    // Commit times are monotonic per namespace, so the time index agrees with version order.
+    const time = nowMicros > base.headTimeMicros ? nowMicros : base.headTimeMicros + 1n;
+    const record = {
+      t: Number(time / 1000n),
+      a: batch.meta.actor,
+      s: batch.meta.summary,
+      p: batch.meta.paths.slice(0, 256),
+    };
+    const { stamp } = await this.kv.transact(async (tx) => {
+      const head = await tx.get(headKey(this.id));
+      if (!head) throw new StoreError('UNKNOWN_NAMESPACE', `namespace '${this.name}' was deleted`);
+      if (!base.headRaw || !head.equals(base.headRaw)) throw new ConflictSignal();
+      writeCommitRecords(tx, this.id, time, record);
+      for (const w of batch.writes.values()) {
+        tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encodeValue(w.value));
+      }
+    });
+    return versionFromBytes(stamp!);
+  }
+
+  /** Commit log, newest first. `before` pages backwards (exclusive). */
+  async log(options: { limit?: number; before?: Version; since?: Date } = {}): Promise<LogRecord[]> {
+    const begin = logPrefix(this.id);
+    const end = options.before ? Buffer.concat([begin, versionToBytes(options.before)]) : prefixEnd(begin);
+    const rows = await this.kv.getRange(begin, end, { reverse: true, ...(options.limit ? { limit: options.limit } : {}) });
+    const since = options.since?.getTime() ?? -Infinity;
+    const out: LogRecord[] = [];
+    for (const row of rows) {
+      const rec = JSON.parse(row.value.toString('utf8')) as { t: number; a: string; s: string; p: string[] };
+      if (rec.t < since) break;
+      out.push({ version: versionFromBytes(row.key.subarray(begin.length)), time: rec.t, actor: rec.a, summary: rec.s, paths: rec.p });
+    }
+    return out;
+  }
+
+  /** The latest read version committed at or before `when`. */
+  async versionAt(when: Date): Promise<Version> {
+    const micros = BigInt(when.getTime()) * 1000n;
+    const prefix = timePrefix(this.id);
+    const rows = await this.kv.getRange(prefix, Buffer.concat([prefix, timeBytes(micros + 1n)]), { reverse: true, limit: 1 });
+    const watermark = await this.watermark();
+    if (rows.length === 0 && watermark) {
+      throw new StoreError(
+        'VERSION_EXPIRED',
+        `version expired: ${when.toISOString()} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(watermark)}`,
+      );
+    }
+    if (rows.length === 0) {
+      const first = await this.kv.getRange(prefix, prefixEnd(prefix), { limit: 1 });
+      const firstTime = first[0] ? new Date(Number(first[0].key.readBigUInt64BE(prefix.length) / 1000n)).toISOString() : null;
+      throw new StoreError(
+        'NO_VERSION_AT_TIME',
+        `no version of '${this.name}' at or before ${when.toISOString()}` +
+          (firstTime ? `: its oldest readable commit is at ${firstTime}` : ''),
+      );
+    }
+    const stamp = versionFromBytes(rows[0]!.key.subarray(prefix.length + 8));
+    if (watermark && stamp < watermark) {
+      throw new StoreError(
+        'VERSION_EXPIRED',
+        `version expired: ${when.toISOString()} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(watermark)}`,
+      );
+    }
+    return readVersionOf(stamp);
+  }
+
+  /** Pins keep a version readable through GC, whatever the retention window. */
+  async pin(version: Version, label = ''): Promise<void> {
+    await this.snapshot(version); // validates: not expired, not from the future
+    await this.kv.transact(async (tx) => tx.set(Buffer.concat([pinPrefix(this.id), versionToBytes(version)]), Buffer.from(label)));
+  }
+
+  async unpin(version: Version): Promise<void> {
+    await this.kv.transact(async (tx) => tx.clear(Buffer.concat([pinPrefix(this.id), versionToBytes(version)])));
+  }
+
+  async pins(): Promise<Array<{ version: Version; label: string }>> {
+    const prefix = pinPrefix(this.id);
+    const rows = await this.kv.getRange(prefix, prefixEnd(prefix));
+    return rows.map((r) => ({ version: versionFromBytes(r.key.subarray(prefix.length)), label: r.value.toString('utf8') }));
+  }
+
+  private async isPinned(version: Version): Promise<boolean> {
+    const pins = await this.pins();
+    return pins.some((p) => readVersionOf(p.version) === readVersionOf(version));
+  }
+}
+
+/** The log record, time-index entry and new head that every commit (and namespace creation) writes. */
+export function writeCommitRecords(
+  tx: { setVersionstampedKey(p: Buffer, s: Buffer, v: Buffer): void; setVersionstampedValue(k: Buffer, p: Buffer, s: Buffer): void },
+  id: number,
+  timeMicros: bigint,
+  record: { t: number; a: string; s: string; p: string[] },
+): void {
+  tx.setVersionstampedKey(logPrefix(id), EMPTY, Buffer.from(JSON.stringify(record)));
+  tx.setVersionstampedKey(Buffer.concat([timePrefix(id), timeBytes(timeMicros)]), EMPTY, EMPTY);
+  tx.setVersionstampedValue(headKey(id), EMPTY, timeBytes(timeMicros));
+}
+
+export { ZERO_VERSION };

@@ -1,0 +1,104 @@
+import type { KvReader } from '../kv/types.js';
+import {
+  STAMP_LEN,
+  dataKeyBase,
+  dataPrefix,
+  dataRange,
+  dataSeekEnd,
+  packLogical,
+  unpackLogical,
+  type KeyPart,
+  type LogicalKey,
+} from './keys.js';
+import { decodeValue, type StoreValue } from './values.js';
+import { versionToBytes, type Version } from './version.js';
+
+export interface Entry {
+  key: KeyPart[];
+  /** pack(key): entries sort by it */
+  packed: Buffer;
+  value: StoreValue;
+}
+
+export interface ListOptions {
+  /** Start after this logical key (pagination). */
+  after?: LogicalKey;
+  limit?: number;
+}
+
+/** Reads logical keys at one version. Implemented by Snapshot (committed state) and WriteBatch. */
+export interface KeyReader {
+  /** The snapshot version: reads see exactly the commits with stamp <= version. */
+  readonly version: Version;
+  get(key: LogicalKey): Promise<StoreValue | undefined>;
+  /** Live entries whose key starts with the tuple `prefix`, in key order. */
+  list(prefix: LogicalKey, options?: ListOptions): Promise<Entry[]>;
+}
+
+const SCAN_BATCH = 512;
+
+/**
+ * The committed state of one namespace at one version. Reading a key is one reverse seek for the
+ * greatest stamp <= version — the same work at head and ten thousand commits back.
+ */
+export class Snapshot implements KeyReader {
+  private readonly stamp: Buffer;
+
+  constructor(
+    private readonly kv: KvReader,
+    private readonly nsId: number,
+    readonly version: Version,
+  ) {
+    this.stamp = versionToBytes(version);
+  }
+
+  async get(key: LogicalKey): Promise<StoreValue | undefined> {
+    return this.getPacked(packLogical(key));
+  }
+
+  async getPacked(packed: Buffer): Promise<StoreValue | undefined> {
+    const base = dataKeyBase(this.nsId, packed);
+    const rows = await this.kv.getRange(base, dataSeekEnd(base, this.stamp), { reverse: true, limit: 1 });
+    if (rows.length === 0) return undefined;
+    return decodeValue(rows[0]!.value) ?? undefined;
+  }
+
+  /**
+   * Scans every stored version under the prefix in key order and keeps, per logical key, the newest
+   * stamp <= version. Cost is proportional to the versions stored under the prefix (GC trims them).
+   */
+  async list(prefix: LogicalKey, options: ListOptions = {}): Promise<Entry[]> {
+    const { begin, end } = dataRange(this.nsId, prefix);
+    const dp = dataPrefix(this.nsId).length;
+    let cursor = options.after ? Buffer.concat([dataPrefix(this.nsId), packLogical(options.after), Buffer.from([0x01])]) : begin;
+    if (Buffer.compare(cursor, begin) < 0) cursor = begin;
+    const limit = options.limit ?? Infinity;
+    const out: Entry[] = [];
+    let currentLogical: Buffer | null = null;
+    let currentRaw: Buffer | null = null;
+    const flush = (): void => {
+      if (currentLogical && currentRaw) {
+        const value = decodeValue(currentRaw);
+        if (value !== null) out.push({ key: unpackLogical(currentLogical), packed: currentLogical, value });
+      }
+    };
+    for (;;) {
+      const rows = await this.kv.getRange(cursor, end, { limit: SCAN_BATCH });
+      for (const row of rows) {
+        const logical = row.key.subarray(dp, row.key.length - STAMP_LEN - 1);
+        const stamp = row.key.subarray(row.key.length - STAMP_LEN);
+        if (!currentLogical || !logical.equals(currentLogical)) {
+          flush();
+          if (out.length >= limit) return out;
+          currentLogical = Buffer.from(logical);
+          currentRaw = null;
+        }
+        if (Buffer.compare(stamp, this.stamp) <= 0) currentRaw = row.value;
+      }
+      if (rows.length < SCAN_BATCH) break;
+      cursor = Buffer.concat([rows[rows.length - 1]!.key, Buffer.from([0x00])]);
+    }
+    flush();
+    return out.length > limit ? out.slice(0, limit) : out;
+  }
+}

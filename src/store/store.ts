@@ -1,0 +1,180 @@
+import { createHash } from 'node:crypto';
+import type { KvEngine } from '../kv/types.js';
+import { Lru } from '../util/lru.js';
+import type { BlobStore } from './blobs/types.js';
+import { StoreError } from './errors.js';
+import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
+import { namespacePrefix, nsCounterKey, prefixEnd, registryKey, registryPrefix } from './keys.js';
+import { Namespace, writeCommitRecords, type NamespaceHost, type NamespaceRecord } from './namespace.js';
+import { BlobRef } from './values.js';
+
+export interface StoreOptions {
+  kv: KvEngine;
+  blobs: BlobStore;
+  /** ms since epoch (default Date.now); tests inject a clock to travel in time. */
+  clock?: () => number;
+  /** Default retention window, ms (default 30 days). */
+  retentionMs?: number;
+  /** Bytes of chunk content cached in memory (default 64 MiB). Chunks are immutable, so never stale. */
+  blobCacheBytes?: number;
+  /** Namespace handles kept open (default 10,000); a handle is a few hundred bytes. */
+  namespaceCacheSize?: number;
+}
+
+export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+const NAME_RE = /^[^\u0000-\u001f\u007f]{1,200}$/;
+
+export interface NamespaceInfo {
+  name: string;
+  id: number;
+  created: Date;
+  retentionMs: number;
+}
+
+/**
+ * The versioned store: namespaces over one kv engine, plus the content-addressed blob store.
+ * Versions are store-wide (one stamp names the same instant in every namespace of the store).
+ */
+export class Store implements NamespaceHost {
+  readonly kv: KvEngine;
+  readonly blobs: BlobStore;
+  readonly clock: () => number;
+  readonly defaultRetentionMs: number;
+  private readonly namespaces: Lru<string, Namespace>;
+  private readonly blobCache: Lru<string, Buffer>;
+
+  constructor(options: StoreOptions) {
+    this.kv = options.kv;
+    this.blobs = options.blobs;
+    this.clock = options.clock ?? Date.now;
+    this.defaultRetentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+    this.namespaces = new Lru(options.namespaceCacheSize ?? 10_000);
+    this.blobCache = new Lru(options.blobCacheBytes ?? 64 * 1024 * 1024, (b) => b.length);
+  }
+
+  forget(name: string): void {
+    this.namespaces.delete(name);
+  }
+
+  private validateName(name: string): void {
+    if (typeof name !== 'string' || !NAME_RE.test(name)) {
+      throw new StoreError('INVALID_NAME', `invalid namespace name ${JSON.stringify(name)}: 1–200 characters, no control characters`);
+    }
+  }
+
+  /** Creates a namespace; its first commit ("namespace created") makes it readable at once. */
+  async createNamespace(name: string, options: { retentionMs?: number } = {}): Promise<Namespace> {
+    this.validateName(name);
+    const now = this.clock();
+    const { value: record } = await this.kv.transact(async (tx) => {
+      if (await tx.get(registryKey(name))) throw new StoreError('NAMESPACE_EXISTS', `namespace '${name}' already exists`);
+      const last = await tx.get(nsCounterKey);
+      const id = (last ? Number(last.toString()) : 0) + 1;
+      tx.set(nsCounterKey, Buffer.from(String(id)));
+      const rec: NamespaceRecord = { id, created: now, ...(options.retentionMs !== undefined ? { retentionMs: options.retentionMs } : {}) };
+      tx.set(registryKey(name), Buffer.from(JSON.stringify(rec)));
+      writeCommitRecords(tx, id, BigInt(Math.round(now * 1000)), { t: Math.round(now), a: 'store', s: `create namespace ${name}`, p: [] });
+      return rec;
+    });
+    const ns = new Namespace(this, name, record);
+    this.namespaces.set(name, ns);
+    return ns;
+  }
+
+  /** Opens an existing namespace: one point read on a cache miss, nothing on a hit. */
+  async namespace(name: string): Promise<Namespace> {
+    const cached = this.namespaces.get(name);
+    if (cached) return cached;
+    this.validateName(name);
+    const raw = await this.kv.get(registryKey(name));
+    if (!raw) throw new StoreError('UNKNOWN_NAMESPACE', `unknown namespace '${name}'`);
+    const ns = new Namespace(this, name, JSON.parse(raw.toString()) as NamespaceRecord);
+    this.namespaces.set(name, ns);
+    return ns;
+  }
+
+  async hasNamespace(name: string): Promise<boolean> {
+    return (await this.kv.get(registryKey(name))) !== undefined;
+  }
+
+  async openOrCreate(name: string): Promise<Namespace> {
+    try {
+      return await this.namespace(name);
+    } catch (err) {
+      if (!(err instanceof StoreError && err.code === 'UNKNOWN_NAMESPACE')) throw err;
+      try {
+        return await this.createNamespace(name);
+      } catch (e) {
+        if (e instanceof StoreError && e.code === 'NAMESPACE_EXISTS') return this.namespace(name);
+        throw e;
+      }
+    }
+  }
+
+  async listNamespaces(prefix = ''): Promise<NamespaceInfo[]> {
+    const rows = await this.kv.getRange(registryPrefix, prefixEnd(registryPrefix));
+    const { unpack } = await import('fdb-tuple');
+    return rows
+      .map((r) => {
+        const name = (unpack(r.key) as [string, string])[1];
+        const rec = JSON.parse(r.value.toString()) as NamespaceRecord;
+        return { name, id: rec.id, created: new Date(rec.created), retentionMs: rec.retentionMs ?? this.defaultRetentionMs };
+      })
+      .filter((n) => n.name.startsWith(prefix));
+  }
+
+  /** Deletes a namespace and all its versions (its chunks go at the next GC). */
+  async deleteNamespace(name: string): Promise<void> {
+    await this.kv.transact(async (tx) => {
+      const raw = await tx.get(registryKey(name));
+      if (!raw) throw new StoreError('UNKNOWN_NAMESPACE', `unknown namespace '${name}'`);
+      const { id } = JSON.parse(raw.toString()) as NamespaceRecord;
+      tx.clear(registryKey(name));
+      const p = namespacePrefix(id);
+      tx.clearRange(p, prefixEnd(p));
+    });
+    this.forget(name);
+  }
+
+  /** Sets (ms) or clears (null) a namespace's retention override. */
+  async setRetention(name: string, retentionMs: number | null): Promise<void> {
+    if (retentionMs !== null && (!Number.isFinite(retentionMs) || retentionMs < 0)) {
+      throw new StoreError('INVALID_NAME', `invalid retention ${retentionMs}: a non-negative number of milliseconds`);
+    }
+    await this.kv.transact(async (tx) => {
+      const raw = await tx.get(registryKey(name));
+      if (!raw) throw new StoreError('UNKNOWN_NAMESPACE', `unknown namespace '${name}'`);
+      const rec = JSON.parse(raw.toString()) as NamespaceRecord;
+      if (retentionMs === null) delete rec.retentionMs;
+      else rec.retentionMs = retentionMs;
+      tx.set(registryKey(name), Buffer.from(JSON.stringify(rec)));
+    });
+    this.forget(name);
+  }
+
+  /** Stores content as a chunk (idempotent) and returns the reference to commit. */
+  async putBlob(data: Buffer): Promise<BlobRef> {
+    const hash = createHash('sha256').update(data).digest('hex');
+    await this.blobs.put(hash, data);
+    this.blobCache.set(hash, data);
+    return new BlobRef(hash, data.length);
+  }
+
+  async getBlob(ref: BlobRef): Promise<Buffer> {
+    const cached = this.blobCache.get(ref.hash);
+    if (cached) return cached;
+    const data = await this.blobs.get(ref.hash);
+    this.blobCache.set(ref.hash, data);
+    return data;
+  }
+
+  /** Trims history outside every namespace's retention, then sweeps unreferenced chunks. */
+  gc(options: GcOptions = {}): Promise<GcReport> {
+    return collectGarbage(this, options);
+  }
+
+  async close(): Promise<void> {
+    await this.blobs.close();
+    await this.kv.close();
+  }
+}
