@@ -21,9 +21,10 @@ export interface SqliteEngineOptions {
 type Row = [Buffer, Buffer];
 
 /**
- * The default embedded engine. One table of (k BLOB PRIMARY KEY, v BLOB) WITHOUT ROWID: the store
- * keeps values small (file content lives in the blob store), and for small values the clustered
- * b-tree answers the store's reverse seeks fastest (bench/kv-layout.ts measures both layouts).
+ * The default embedded engine. One rowid table with a UNIQUE index on k. Measured by
+ * bench/kv-layout.ts (reverse seeks, the store's hot path): for 64-byte values WITHOUT ROWID is ~8%
+ * faster, for 4 KiB values (inline file content) the rowid layout is ~3x faster, because big values
+ * no longer thin out the key b-tree. The rowid layout is the robust choice for our mix.
  *
  * Transactions: BEGIN IMMEDIATE takes SQLite's write lock, so transactions from other processes
  * (the CLI next to a running server) serialize; the in-process mutex keeps this process's
@@ -43,7 +44,7 @@ export class SqliteEngine implements KvEngine {
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
     this.db.exec(`
-      CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS kv (id INTEGER PRIMARY KEY, k BLOB NOT NULL UNIQUE, v BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
     const raw = <T extends Database.Statement>(s: T): T => s.raw(true) as T;

@@ -1,0 +1,19 @@
+/**
+ * `npm run bench`: every benchmark, printed as Markdown tables of ratios measured side by side in
+ * one run. Pick some with `npm run bench -- store fs`.
+ */
+import { printTable, type Row } from './harness.js';
+import { benchKvLayout } from './kv-layout.js';
+import { benchStore } from './store.js';
+
+const suites: Record<string, () => Promise<Row[]>> = {
+  'kv-layout': benchKvLayout,
+  store: benchStore,
+};
+
+const wanted = process.argv.slice(2);
+console.log(`# timefs benchmarks — ${new Date().toISOString()}, node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
+for (const [name, run] of Object.entries(suites)) {
+  if (wanted.length && !wanted.includes(name)) continue;
+  printTable(name, await run());
+}
