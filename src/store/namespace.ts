@@ -218,11 +218,14 @@ export class Namespace {
     return out;
   }
 
-  /** The latest read version committed at or before `when`. */
+  /**
+   * The latest read version committed at or before `when`. Dates have millisecond precision and
+   * commit times microsecond precision, so `when` covers its whole millisecond.
+   */
   async versionAt(when: Date): Promise<Version> {
     const micros = BigInt(when.getTime()) * 1000n;
     const prefix = timePrefix(this.id);
-    const rows = await this.kv.getRange(prefix, Buffer.concat([prefix, timeBytes(micros + 1n)]), { reverse: true, limit: 1 });
+    const rows = await this.kv.getRange(prefix, Buffer.concat([prefix, timeBytes(micros + 1000n)]), { reverse: true, limit: 1 });
     const watermark = await this.watermark();
     if (rows.length === 0 && watermark) {
       throw new StoreError(

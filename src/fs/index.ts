@@ -1,0 +1,10 @@
+export { AgentFs, type AgentFsOptions } from './agentfs.js';
+export { FsTx, type Caller, type SetAttr, MAX_FILE_SIZE } from './tx.js';
+export { FsView, type Resolved } from './view.js';
+export { FsError, isFsError, fsError, type Errno } from './errors.js';
+export { parsePath, splitSelector, checkName, joinPath, parentOf, baseName, isWithin, type ParsedPath, type Selector } from './path.js';
+export { parseTimeSpec, parseVersionOrTime } from './timespec.js';
+export { listAgents, deleteAgent, checkAgentName, agentNamespace, AGENT_PREFIX } from './agents.js';
+export type { HistoryEntry, HistoryPage } from './history.js';
+export type { DiffResult, FileSide } from './diff.js';
+export * from './types.js';

@@ -1,0 +1,574 @@
+import { BlobRef, type Store, type StoreValue, type WriteBatch } from '../store/index.js';
+import {
+  blockKey,
+  blockPrefix,
+  direntKey,
+  encodeDirent,
+  encodeInode,
+  inodeKey,
+  nextInoKey,
+  xattrKey,
+  xattrPrefix,
+} from './codec.js';
+import { fsError } from './errors.js';
+import { checkName, isWithin, parsePath, type ParsedPath } from './path.js';
+import { BLOCK_SIZE, INLINE_MAX, ROOT_INO, type FileType, type Inode } from './types.js';
+import { FsView } from './view.js';
+
+/** Largest file size accepted (8 TiB); beyond it EFBIG. */
+export const MAX_FILE_SIZE = 2 ** 43;
+/** Above this many blocks, find existing blocks by scanning instead of deleting every index. */
+const BLOCK_SCAN_THRESHOLD = 4096;
+const S_ISGID = 0o2000;
+
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+/** What a transaction needs from the filesystem object that runs it. */
+export interface TxHost {
+  readonly store: Store;
+  /** Inodes held open (FUSE handles): unlinking them keeps the inode until release. */
+  isOpen(ino: number): boolean;
+}
+
+export interface SetAttr {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  size?: number;
+  atime?: number;
+  mtime?: number;
+  ctime?: number;
+}
+
+/**
+ * Mutations of one transaction (one commit). Reads go through the batch (head + own writes);
+ * inodes read here are cached and written back once, at flush(), so several operations on the
+ * same inode in one commit compose. Every path that carries @version is refused with EROFS.
+ */
+export class FsTx extends FsView {
+  private readonly inodes = new Map<number, Inode | null>();
+  private readonly dirty = new Set<number>();
+  private nextIno: number | null = null;
+
+  constructor(
+    readonly batch: WriteBatch,
+    private readonly host: TxHost,
+    readonly caller: Caller,
+  ) {
+    super(batch, host.store);
+  }
+
+  now(): number {
+    return this.host.store.clock();
+  }
+
+  // ---- inode cache -----------------------------------------------------------------------
+
+  override async inode(ino: number): Promise<Inode | undefined> {
+    if (this.inodes.has(ino)) return this.inodes.get(ino) ?? undefined;
+    const inode = (await super.inode(ino)) ?? null;
+    this.inodes.set(ino, inode);
+    return inode ?? undefined;
+  }
+
+  /** Marks an inode changed; flush() writes it. */
+  put(ino: number, inode: Inode): void {
+    this.inodes.set(ino, inode);
+    this.dirty.add(ino);
+  }
+
+  /** Writes every changed inode and the inode counter. Called once, before commit. */
+  flush(): void {
+    for (const ino of this.dirty) {
+      const inode = this.inodes.get(ino);
+      if (inode) this.batch.set(inodeKey(ino), encodeInode(inode));
+      else this.batch.delete(inodeKey(ino));
+    }
+    this.dirty.clear();
+    if (this.nextIno !== null) this.batch.set(nextInoKey, Buffer.from(String(this.nextIno)));
+  }
+
+  private async allocIno(): Promise<number> {
+    if (this.nextIno === null) {
+      const raw = await this.batch.get(nextInoKey);
+      this.nextIno = raw && !(raw instanceof BlobRef) ? Number(raw.toString()) : ROOT_INO + 1;
+    }
+    return this.nextIno++;
+  }
+
+  private stampChange(inode: Inode, content = true): void {
+    const t = this.now();
+    if (content) inode.mtime = t;
+    inode.ctime = t;
+  }
+
+  // ---- paths -----------------------------------------------------------------------------
+
+  /** Parses a path that is about to be written: a versioned path is read-only. */
+  writable(path: string): ParsedPath {
+    const parsed = parsePath(path);
+    if (parsed.selector) {
+      throw fsError(
+        'EROFS',
+        `read-only: '${path}' names a past version (@${parsed.selector.text}); write to '${parsed.path}' instead, or restore with copy`,
+        path,
+      );
+    }
+    this.batch.touch(parsed.path);
+    return parsed;
+  }
+
+  /** The directory that will hold a new entry, and the entry's name. */
+  async parentFor(parsed: ParsedPath): Promise<{ parentIno: number; parent: Inode; name: string }> {
+    if (parsed.names.length === 0) throw fsError('EEXIST', 'the root directory already exists', '/');
+    const name = parsed.names[parsed.names.length - 1]!;
+    checkName(name, parsed.path);
+    const dir = await this.resolve(parsed.names.slice(0, -1), true, parsed.path);
+    if (dir.inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${dir.path}`, parsed.path);
+    return { parentIno: dir.ino, parent: dir.inode, name };
+  }
+
+  async ensureRoot(): Promise<void> {
+    if (await this.inode(ROOT_INO)) return;
+    const t = this.now();
+    this.put(ROOT_INO, { type: 'dir', mode: 0o755, uid: this.caller.uid, gid: this.caller.gid, size: 0, atime: t, mtime: t, ctime: t, nlink: 2, parent: ROOT_INO });
+  }
+
+  // ---- creating --------------------------------------------------------------------------
+
+  /** Creates a node; EEXIST when the name is taken. Returns the new inode number. */
+  async createNode(
+    path: string,
+    spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
+  ): Promise<{ ino: number; inode: Inode }> {
+    const parsed = this.writable(path);
+    const { parentIno, parent, name } = await this.parentFor(parsed);
+    if (await this.lookup(parentIno, name)) throw fsError('EEXIST', `file exists: ${parsed.path}`, parsed.path);
+    return this.link_new(parentIno, parent, name, spec);
+  }
+
+  private async link_new(
+    parentIno: number,
+    parent: Inode,
+    name: string,
+    spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
+  ): Promise<{ ino: number; inode: Inode }> {
+    const ino = await this.allocIno();
+    const t = this.now();
+    // BSD/SysV group rule: a setgid directory gives new entries its group (and new dirs the bit).
+    const inheritGid = (parent.mode & S_ISGID) !== 0;
+    let mode = spec.mode & 0o7777;
+    if (spec.type === 'dir' && inheritGid) mode |= S_ISGID;
+    const inode: Inode = {
+      type: spec.type,
+      mode,
+      uid: spec.uid ?? this.caller.uid,
+      gid: inheritGid ? parent.gid : (spec.gid ?? this.caller.gid),
+      size: spec.target !== undefined ? Buffer.byteLength(spec.target) : 0,
+      atime: t,
+      mtime: t,
+      ctime: t,
+      nlink: spec.type === 'dir' ? 2 : 1,
+      ...(spec.rdev ? { rdev: spec.rdev } : {}),
+      ...(spec.target !== undefined ? { target: spec.target } : {}),
+      ...(spec.type === 'dir' ? { parent: parentIno } : {}),
+    };
+    this.put(ino, inode);
+    this.batch.set(direntKey(parentIno, name), encodeDirent(ino, spec.type));
+    if (spec.type === 'dir') parent.nlink += 1;
+    this.stampChange(parent);
+    this.put(parentIno, parent);
+    return { ino, inode };
+  }
+
+  async mkdir(path: string, mode = 0o777): Promise<number> {
+    return (await this.createNode(path, { type: 'dir', mode })).ino;
+  }
+
+  /** mkdir -p: creates missing directories; existing directories are fine, anything else ENOTDIR. */
+  async mkdirp(path: string, mode = 0o777): Promise<void> {
+    const parsed = this.writable(path);
+    for (let i = 1; i <= parsed.names.length; i++) {
+      const sub = `/${parsed.names.slice(0, i).join('/')}`;
+      try {
+        const r = await this.resolve(parsed.names.slice(0, i), true, sub);
+        if (r.inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${sub}`, sub);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'ENOENT') throw err;
+        await this.mkdir(sub, mode);
+      }
+    }
+  }
+
+  async symlink(target: string, path: string): Promise<number> {
+    if (target === '') throw fsError('ENOENT', 'empty symlink target', path);
+    if (Buffer.byteLength(target) > 4095) throw fsError('ENAMETOOLONG', 'symlink target too long', path);
+    return (await this.createNode(path, { type: 'symlink', mode: 0o777, target })).ino;
+  }
+
+  async link(existingPath: string, newPath: string): Promise<void> {
+    const src = this.writable(existingPath);
+    const target = await this.resolve(src.names, false, src.path);
+    if (target.inode.type === 'dir') throw fsError('EPERM', `hard links to directories are not allowed: ${src.path}`, src.path);
+    const dst = this.writable(newPath);
+    const { parentIno, parent, name } = await this.parentFor(dst);
+    if (await this.lookup(parentIno, name)) throw fsError('EEXIST', `file exists: ${dst.path}`, dst.path);
+    if (target.inode.nlink >= 65000) throw fsError('EMLINK', 'too many links', src.path);
+    this.batch.set(direntKey(parentIno, name), encodeDirent(target.ino, target.inode.type));
+    target.inode.nlink += 1;
+    this.stampChange(target.inode, false);
+    this.put(target.ino, target.inode);
+    this.stampChange(parent);
+    this.put(parentIno, parent);
+  }
+
+  // ---- content ---------------------------------------------------------------------------
+
+  /** Opens (creating or truncating as asked) a regular file for writing and returns its inode number. */
+  async openFile(path: string, options: { create?: boolean; exclusive?: boolean; truncate?: boolean; mode?: number } = {}): Promise<number> {
+    const parsed = this.writable(path);
+    let existing;
+    try {
+      existing = await this.resolve(parsed.names, true, parsed.path);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT' || !options.create) throw err;
+    }
+    if (existing) {
+      if (options.exclusive) throw fsError('EEXIST', `file exists: ${parsed.path}`, parsed.path);
+      if (existing.inode.type === 'dir') throw fsError('EISDIR', `is a directory: ${parsed.path}`, parsed.path);
+      if (options.truncate && existing.inode.size > 0) await this.truncateIno(existing.ino, 0);
+      return existing.ino;
+    }
+    return (await this.createNode(parsed.path, { type: 'file', mode: options.mode ?? 0o644 })).ino;
+  }
+
+  async writeFile(path: string, data: Buffer, mode = 0o644): Promise<number> {
+    const ino = await this.openFile(path, { create: true, truncate: true, mode });
+    if (data.length > 0) await this.writeIno(ino, 0, data);
+    else {
+      const inode = await this.mustInode(ino);
+      this.stampChange(inode);
+      this.put(ino, inode);
+    }
+    return ino;
+  }
+
+  /** Writes data at offset; only the touched blocks are stored anew. */
+  async writeIno(ino: number, offset: number, data: Buffer): Promise<void> {
+    const inode = await this.mustInode(ino);
+    if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');
+    if (inode.type !== 'file') throw fsError('EINVAL', `not a regular file (${inode.type})`);
+    if (offset < 0 || !Number.isSafeInteger(offset)) throw fsError('EINVAL', `invalid offset ${offset}`);
+    if (offset + data.length > MAX_FILE_SIZE) throw fsError('EFBIG', `file would exceed ${MAX_FILE_SIZE} bytes`);
+    if (data.length === 0) return;
+    const end = offset + data.length;
+    const newSize = Math.max(inode.size, end);
+    const first = Math.floor(offset / BLOCK_SIZE);
+    const last = Math.floor((end - 1) / BLOCK_SIZE);
+    for (let bi = first; bi <= last; bi++) {
+      const blockStart = bi * BLOCK_SIZE;
+      const from = Math.max(offset, blockStart) - blockStart;
+      const to = Math.min(end, blockStart + BLOCK_SIZE) - blockStart;
+      const slice = data.subarray(blockStart + from - offset, blockStart + to - offset);
+      const oldMax = Math.max(0, Math.min(BLOCK_SIZE, inode.size - blockStart));
+      let content: Buffer;
+      if (from === 0 && to >= oldMax) {
+        content = slice;
+      } else {
+        const old = (await this.blockData(ino, bi)) ?? Buffer.alloc(0);
+        content = Buffer.alloc(Math.max(old.length, to));
+        old.copy(content);
+        slice.copy(content, from);
+      }
+      await this.storeBlock(ino, bi, content);
+    }
+    inode.size = newSize;
+    this.stampChange(inode);
+    this.put(ino, inode);
+  }
+
+  private async storeBlock(ino: number, index: number, content: Buffer): Promise<void> {
+    if (isZero(content)) {
+      this.batch.delete(blockKey(ino, index)); // a hole reads as zeros
+    } else if (content.length <= INLINE_MAX) {
+      this.batch.set(blockKey(ino, index), Buffer.from(content));
+    } else {
+      this.batch.set(blockKey(ino, index), await this.store.putBlob(Buffer.from(content)));
+    }
+  }
+
+  /** Block indexes in [from, to) that may hold data. */
+  private async blockIndexes(ino: number, from: number, to: number): Promise<number[]> {
+    if (to <= from) return [];
+    if (to - from <= BLOCK_SCAN_THRESHOLD) return Array.from({ length: to - from }, (_, i) => from + i);
+    return (await this.batch.list(blockPrefix(ino)))
+      .map((e) => e.key[2] as number)
+      .filter((i) => i >= from && i < to);
+  }
+
+  async truncateIno(ino: number, size: number): Promise<void> {
+    const inode = await this.mustInode(ino);
+    if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');
+    if (inode.type !== 'file') throw fsError('EINVAL', `not a regular file (${inode.type})`);
+    if (size < 0 || !Number.isSafeInteger(size)) throw fsError('EINVAL', `invalid size ${size}`);
+    if (size > MAX_FILE_SIZE) throw fsError('EFBIG', `size exceeds ${MAX_FILE_SIZE} bytes`);
+    if (size < inode.size) {
+      const keep = Math.ceil(size / BLOCK_SIZE);
+      for (const bi of await this.blockIndexes(ino, keep, Math.ceil(inode.size / BLOCK_SIZE))) this.batch.delete(blockKey(ino, bi));
+      const tail = size % BLOCK_SIZE;
+      if (tail !== 0) {
+        const bi = Math.floor(size / BLOCK_SIZE);
+        const old = await this.blockData(ino, bi);
+        if (old && old.length > tail) await this.storeBlock(ino, bi, old.subarray(0, tail));
+      }
+    }
+    inode.size = size;
+    this.stampChange(inode);
+    this.put(ino, inode);
+  }
+
+  // ---- attributes --------------------------------------------------------------------------
+
+  async setattr(ino: number, attr: SetAttr): Promise<Inode> {
+    if (attr.size !== undefined) await this.truncateIno(ino, attr.size);
+    const inode = await this.mustInode(ino);
+    if (attr.mode !== undefined) inode.mode = attr.mode & 0o7777;
+    if (attr.uid !== undefined && attr.uid !== -1) inode.uid = attr.uid;
+    if (attr.gid !== undefined && attr.gid !== -1) inode.gid = attr.gid;
+    if (attr.atime !== undefined) inode.atime = attr.atime;
+    if (attr.mtime !== undefined) inode.mtime = attr.mtime;
+    inode.ctime = attr.ctime ?? this.now();
+    this.put(ino, inode);
+    return inode;
+  }
+
+  async setxattr(ino: number, name: string, value: Buffer, flags: { create?: boolean; replace?: boolean } = {}): Promise<void> {
+    if (name === '' || Buffer.byteLength(name) > 255) throw fsError('ERANGE', `invalid xattr name '${name}'`);
+    if (value.length > 64 * 1024) throw fsError('ERANGE', 'xattr value larger than 64 KiB');
+    const inode = await this.mustInode(ino);
+    const exists = (await this.batch.get(xattrKey(ino, name))) !== undefined;
+    if (flags.create && exists) throw fsError('EEXIST', `xattr ${name} exists`);
+    if (flags.replace && !exists) throw fsError('ENODATA', `no xattr ${name}`);
+    this.batch.set(xattrKey(ino, name), Buffer.from(value));
+    this.stampChange(inode, false);
+    this.put(ino, inode);
+  }
+
+  async removexattr(ino: number, name: string): Promise<void> {
+    const inode = await this.mustInode(ino);
+    if ((await this.batch.get(xattrKey(ino, name))) === undefined) throw fsError('ENODATA', `no xattr ${name}`);
+    this.batch.delete(xattrKey(ino, name));
+    this.stampChange(inode, false);
+    this.put(ino, inode);
+  }
+
+  // ---- removing ----------------------------------------------------------------------------
+
+  /** Drops one link to a non-directory; the inode goes with its last link unless it is open. */
+  private async dropLink(ino: number, inode: Inode): Promise<void> {
+    inode.nlink -= 1;
+    this.stampChange(inode, false);
+    if (inode.nlink > 0 || this.host.isOpen(ino)) this.put(ino, inode);
+    else await this.destroy(ino, inode);
+  }
+
+  /** Deletes an inode with its content and xattrs (history keeps them). */
+  async destroy(ino: number, inode: Inode): Promise<void> {
+    if (inode.type === 'file') {
+      for (const bi of await this.blockIndexes(ino, 0, Math.ceil(inode.size / BLOCK_SIZE))) this.batch.delete(blockKey(ino, bi));
+    }
+    for (const e of await this.batch.list(xattrPrefix(ino))) this.batch.delete(e.key);
+    this.inodes.set(ino, null);
+    this.dirty.add(ino);
+  }
+
+  async unlink(path: string): Promise<void> {
+    const parsed = this.writable(path);
+    const { parentIno, parent, name } = await this.parentFor(parsed);
+    const entry = await this.lookup(parentIno, name);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${parsed.path}`, parsed.path);
+    const inode = await this.mustInode(entry.ino, parsed.path);
+    if (inode.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${parsed.path}`, parsed.path);
+    this.batch.delete(direntKey(parentIno, name));
+    this.stampChange(parent);
+    this.put(parentIno, parent);
+    await this.dropLink(entry.ino, inode);
+  }
+
+  async rmdir(path: string): Promise<void> {
+    const parsed = this.writable(path);
+    if (parsed.names.length === 0) throw fsError('EBUSY', 'cannot remove the root directory', '/');
+    const { parentIno, parent, name } = await this.parentFor(parsed);
+    const entry = await this.lookup(parentIno, name);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${parsed.path}`, parsed.path);
+    const inode = await this.mustInode(entry.ino, parsed.path);
+    if (inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${parsed.path}`, parsed.path);
+    if ((await this.batch.list(['e', entry.ino], { limit: 1 })).length > 0) {
+      throw fsError('ENOTEMPTY', `directory not empty: ${parsed.path}`, parsed.path);
+    }
+    this.batch.delete(direntKey(parentIno, name));
+    parent.nlink -= 1;
+    this.stampChange(parent);
+    this.put(parentIno, parent);
+    await this.destroy(entry.ino, inode);
+  }
+
+  /** rm -r: removes a file, symlink or whole tree. */
+  async remove(path: string, recursive: boolean): Promise<void> {
+    const parsed = this.writable(path);
+    if (parsed.names.length === 0) throw fsError('EBUSY', 'cannot remove the root directory', '/');
+    const target = await this.resolve(parsed.names, false, parsed.path);
+    if (target.inode.type !== 'dir') return this.unlink(parsed.path);
+    if (recursive) await this.emptyDir(target.ino, parsed.path);
+    await this.rmdir(parsed.path);
+  }
+
+  private async emptyDir(ino: number, path: string): Promise<void> {
+    const dir = await this.mustInode(ino, path);
+    for (const entry of await this.readdir(ino, path)) {
+      const child = await this.mustInode(entry.ino);
+      if (child.type === 'dir') {
+        await this.emptyDir(entry.ino, `${path}/${entry.name}`);
+        dir.nlink -= 1;
+        await this.destroy(entry.ino, child);
+      } else {
+        await this.dropLink(entry.ino, child);
+      }
+      this.batch.delete(direntKey(ino, entry.name));
+    }
+    this.stampChange(dir);
+    this.put(ino, dir);
+  }
+
+  // ---- rename ------------------------------------------------------------------------------
+
+  async rename(srcPath: string, dstPath: string, options: { noReplace?: boolean } = {}): Promise<void> {
+    const src = this.writable(srcPath);
+    const dst = this.writable(dstPath);
+    if (src.names.length === 0 || dst.names.length === 0) throw fsError('EBUSY', 'cannot rename the root directory', '/');
+    const s = await this.parentFor(src);
+    const entry = await this.lookup(s.parentIno, s.name);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${src.path}`, src.path);
+    const d = await this.parentFor(dst);
+    const inode = await this.mustInode(entry.ino, src.path);
+    if (inode.type === 'dir') {
+      // no moving a directory into itself: walk up from the destination's parent
+      for (let cur = d.parentIno; ; ) {
+        if (cur === entry.ino) throw fsError('EINVAL', `cannot move ${src.path} into itself (${dst.path})`, dst.path);
+        if (cur === ROOT_INO) break;
+        const up = await this.mustInode(cur);
+        cur = up.parent ?? ROOT_INO;
+      }
+    }
+    const existing = await this.lookup(d.parentIno, d.name);
+    if (existing) {
+      if (existing.ino === entry.ino) return; // same file: POSIX says do nothing
+      if (options.noReplace) throw fsError('EEXIST', `file exists: ${dst.path}`, dst.path);
+      const victim = await this.mustInode(existing.ino, dst.path);
+      if (inode.type === 'dir') {
+        if (victim.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${dst.path}`, dst.path);
+        if ((await this.batch.list(['e', existing.ino], { limit: 1 })).length > 0) {
+          throw fsError('ENOTEMPTY', `directory not empty: ${dst.path}`, dst.path);
+        }
+        d.parent.nlink -= 1;
+        await this.destroy(existing.ino, victim);
+      } else {
+        if (victim.type === 'dir') throw fsError('EISDIR', `is a directory: ${dst.path}`, dst.path);
+        await this.dropLink(existing.ino, victim);
+      }
+    }
+    this.batch.delete(direntKey(s.parentIno, s.name));
+    this.batch.set(direntKey(d.parentIno, d.name), encodeDirent(entry.ino, inode.type));
+    if (inode.type === 'dir' && s.parentIno !== d.parentIno) {
+      s.parent.nlink -= 1;
+      d.parent.nlink += 1;
+      inode.parent = d.parentIno;
+    }
+    this.stampChange(inode, false);
+    this.put(entry.ino, inode);
+    this.stampChange(s.parent);
+    this.put(s.parentIno, s.parent);
+    this.stampChange(d.parent);
+    this.put(d.parentIno, d.parent);
+  }
+
+  // ---- copy (the restore primitive) ----------------------------------------------------------
+
+  /**
+   * Copies `srcPath` as seen by `from` (any version) to `dstPath` at head, recursively. Content is
+   * shared: blocks are copied as references (chunk hashes or inline bytes), so copying a 1 GiB tree
+   * writes metadata only. An existing destination file is replaced; an existing directory is EEXIST.
+   */
+  async copyFrom(from: FsView, srcPath: string, dstPath: string): Promise<{ files: number; dirs: number; bytes: number }> {
+    const src = parsePath(srcPath);
+    const dst = this.writable(dstPath);
+    const source = await from.resolve(src.names, false, srcPath);
+    const { parentIno, parent, name } = await this.parentFor(dst);
+    const existing = await this.lookup(parentIno, name);
+    if (existing) {
+      const victim = await this.mustInode(existing.ino, dst.path);
+      if (victim.type === 'dir') throw fsError('EEXIST', `destination is an existing directory: ${dst.path}`, dst.path);
+      if (source.inode.type === 'dir') throw fsError('EEXIST', `destination exists and is not a directory: ${dst.path}`, dst.path);
+      this.batch.delete(direntKey(parentIno, name));
+      await this.dropLink(existing.ino, victim);
+    }
+    if (source.inode.type === 'dir' && from.version === this.version && isWithin(dst.path, source.path)) {
+      throw fsError('EINVAL', `cannot copy ${source.path} into itself (${dst.path})`, dst.path);
+    }
+    const counts = { files: 0, dirs: 0, bytes: 0 };
+    await this.copyNode(from, source.ino, source.inode, parentIno, parent, name, counts);
+    return counts;
+  }
+
+  private async copyNode(
+    from: FsView,
+    srcIno: number,
+    srcInode: Inode,
+    parentIno: number,
+    parent: Inode,
+    name: string,
+    counts: { files: number; dirs: number; bytes: number },
+  ): Promise<void> {
+    const { ino, inode } = await this.link_new(parentIno, parent, name, {
+      type: srcInode.type,
+      mode: srcInode.mode,
+      uid: srcInode.uid,
+      gid: srcInode.gid,
+      ...(srcInode.rdev ? { rdev: srcInode.rdev } : {}),
+      ...(srcInode.target !== undefined ? { target: srcInode.target } : {}),
+    });
+    inode.mode = srcInode.mode;
+    inode.gid = srcInode.gid;
+    inode.size = srcInode.size;
+    inode.mtime = srcInode.mtime;
+    inode.atime = srcInode.atime;
+    for (const e of await from.reader.list(xattrPrefix(srcIno))) this.batch.set(xattrKey(ino, e.key[2] as string), e.value);
+    if (srcInode.type === 'file') {
+      counts.files++;
+      counts.bytes += srcInode.size;
+      const n = Math.ceil(srcInode.size / BLOCK_SIZE);
+      const indexes =
+        n <= BLOCK_SCAN_THRESHOLD
+          ? Array.from({ length: n }, (_, i) => i)
+          : (await from.reader.list(blockPrefix(srcIno))).map((e) => e.key[2] as number).filter((i) => i < n);
+      for (const bi of indexes) {
+        const v: StoreValue | undefined = await from.reader.get(blockKey(srcIno, bi));
+        if (v !== undefined) this.batch.set(blockKey(ino, bi), v);
+      }
+    } else if (srcInode.type === 'dir') {
+      counts.dirs++;
+      for (const child of await from.readdir(srcIno)) {
+        const childInode = await from.mustInode(child.ino);
+        await this.copyNode(from, child.ino, childInode, ino, inode, child.name, counts);
+      }
+    }
+    this.put(ino, inode);
+  }
+}
+
+const ZEROS = Buffer.alloc(BLOCK_SIZE);
+/** memcmp against a zero block: far faster than a byte loop in JS. */
+const isZero = (buf: Buffer): boolean => buf.length <= BLOCK_SIZE && ZEROS.subarray(0, buf.length).equals(buf);

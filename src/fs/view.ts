@@ -1,0 +1,170 @@
+import { BlobRef, type KeyReader, type Store, type Version } from '../store/index.js';
+import { blockKey, decodeDirent, decodeInode, direntKey, direntPrefix, inodeKey, xattrKey, xattrPrefix } from './codec.js';
+import { fsError } from './errors.js';
+import { BLOCK_SIZE, ROOT_INO, TYPE_BITS, type DirEntry, type Inode, type Stat } from './types.js';
+
+const MAX_SYMLINK_HOPS = 40;
+
+export interface Resolved {
+  ino: number;
+  inode: Inode;
+  /** parent directory inode (root: itself) */
+  parentIno: number;
+  /** the final component's name ('' for the root) */
+  name: string;
+  /** the path after following symlinks */
+  path: string;
+}
+
+/**
+ * Read-only filesystem operations over one KeyReader: a committed snapshot (any version) or the
+ * write batch of a transaction in progress. Every read is a point lookup or a prefix scan at that
+ * version, so reading the past costs what reading the present costs.
+ */
+export class FsView {
+  constructor(
+    readonly reader: KeyReader,
+    readonly store: Store,
+  ) {}
+
+  get version(): Version {
+    return this.reader.version;
+  }
+
+  async inode(ino: number): Promise<Inode | undefined> {
+    const raw = await this.reader.get(inodeKey(ino));
+    return raw && !(raw instanceof BlobRef) ? decodeInode(raw) : undefined;
+  }
+
+  async mustInode(ino: number, path?: string): Promise<Inode> {
+    const inode = await this.inode(ino);
+    if (!inode) throw fsError('ENOENT', `no such file or directory${path ? `: ${path}` : ''} (at ${this.version})`, path);
+    return inode;
+  }
+
+  async lookup(parent: number, name: string): Promise<{ ino: number; type: Inode['type'] } | undefined> {
+    const raw = await this.reader.get(direntKey(parent, name));
+    return raw && !(raw instanceof BlobRef) ? decodeDirent(raw) : undefined;
+  }
+
+  /**
+   * Walks `names` from the root. Symlinks in the middle are always followed; the last one only
+   * when `followLast`. ENOENT for a missing component, ENOTDIR when a middle one is no directory,
+   * ELOOP after 40 symlinks.
+   */
+  async resolve(names: readonly string[], followLast = true, displayPath?: string): Promise<Resolved> {
+    let queue = [...names];
+    let hops = 0;
+    for (;;) {
+      let ino = ROOT_INO;
+      let parentIno = ROOT_INO;
+      let inode = await this.inode(ROOT_INO);
+      if (!inode) throw fsError('ENOENT', `the filesystem has no root at ${this.version}`, displayPath);
+      const walked: string[] = [];
+      let restarted = false;
+      for (let i = 0; i < queue.length; i++) {
+        const name = queue[i]!;
+        const shown = displayPath ?? `/${queue.join('/')}`;
+        if (inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: /${walked.join('/')}`, shown);
+        const entry = await this.lookup(ino, name);
+        if (!entry) throw fsError('ENOENT', `no such file or directory: ${shown}`, shown);
+        const child = await this.mustInode(entry.ino, shown);
+        const last = i === queue.length - 1;
+        if (child.type === 'symlink' && (!last || followLast)) {
+          if (++hops > MAX_SYMLINK_HOPS) throw fsError('ELOOP', `too many levels of symbolic links: ${shown}`, shown);
+          const target = child.target ?? '';
+          const base = target.startsWith('/') ? [] : walked;
+          queue = [...base, ...target.split('/').filter((c) => c !== '' && c !== '.'), ...queue.slice(i + 1)];
+          // normalize '..' lexically; never above the root
+          const norm: string[] = [];
+          for (const c of queue) {
+            if (c === '..') norm.pop();
+            else norm.push(c);
+          }
+          queue = norm;
+          restarted = true;
+          break;
+        }
+        parentIno = ino;
+        ino = entry.ino;
+        inode = child;
+        walked.push(name);
+      }
+      if (!restarted) return { ino, inode, parentIno, name: walked[walked.length - 1] ?? '', path: `/${walked.join('/')}` };
+    }
+  }
+
+  statOf(ino: number, inode: Inode): Stat {
+    return {
+      ino,
+      type: inode.type,
+      mode: TYPE_BITS[inode.type] | (inode.mode & 0o7777),
+      uid: inode.uid,
+      gid: inode.gid,
+      size: inode.size,
+      atimeMs: inode.atime,
+      mtimeMs: inode.mtime,
+      ctimeMs: inode.ctime,
+      nlink: inode.nlink,
+      rdev: inode.rdev ?? 0,
+      blocks: Math.ceil(inode.size / 512),
+      version: this.version,
+    };
+  }
+
+  async readdir(ino: number, path?: string): Promise<DirEntry[]> {
+    const inode = await this.mustInode(ino, path);
+    if (inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path ?? ino}`, path);
+    const entries = await this.reader.list(direntPrefix(ino));
+    return entries.map((e) => {
+      const { ino: child, type } = decodeDirent(e.value as Buffer);
+      return { name: e.key[2] as string, ino: child, type };
+    });
+  }
+
+  /** Reads [offset, offset+length) of a file, clamped to its size; holes read as zeros. */
+  async readContent(ino: number, inode: Inode, offset: number, length: number): Promise<Buffer> {
+    if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');
+    const end = Math.min(inode.size, offset + length);
+    if (offset >= end) return Buffer.alloc(0);
+    const out = Buffer.alloc(end - offset);
+    const first = Math.floor(offset / BLOCK_SIZE);
+    const last = Math.floor((end - 1) / BLOCK_SIZE);
+    const blocks = await Promise.all(
+      Array.from({ length: last - first + 1 }, (_, i) => this.blockData(ino, first + i)),
+    );
+    blocks.forEach((data, i) => {
+      if (!data) return; // hole
+      const blockStart = (first + i) * BLOCK_SIZE;
+      const from = Math.max(offset, blockStart);
+      const to = Math.min(end, blockStart + data.length);
+      if (to > from) data.copy(out, from - offset, from - blockStart, to - blockStart);
+    });
+    return out;
+  }
+
+  async blockData(ino: number, index: number): Promise<Buffer | undefined> {
+    const v = await this.reader.get(blockKey(ino, index));
+    if (v === undefined) return undefined;
+    return v instanceof BlobRef ? this.store.getBlob(v) : v;
+  }
+
+  async getxattr(ino: number, name: string): Promise<Buffer | undefined> {
+    const v = await this.reader.get(xattrKey(ino, name));
+    return v instanceof BlobRef ? this.store.getBlob(v) : v;
+  }
+
+  async listxattr(ino: number): Promise<string[]> {
+    return (await this.reader.list(xattrPrefix(ino))).map((e) => e.key[2] as string);
+  }
+
+  /** Depth-first walk below a directory: (relative path, entry) pairs, parents before children. */
+  async *walk(ino: number, rel = ''): AsyncGenerator<{ rel: string; entry: DirEntry; inode: Inode }> {
+    for (const entry of await this.readdir(ino)) {
+      const inode = await this.mustInode(entry.ino);
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      yield { rel: childRel, entry, inode };
+      if (inode.type === 'dir') yield* this.walk(entry.ino, childRel);
+    }
+  }
+}
