@@ -242,7 +242,28 @@ export class FsTx extends FsView {
       if (options.truncate && existing.inode.size > 0) await this.truncateIno(existing.ino, 0);
       return existing.ino;
     }
-    return (await this.createNode(parsed.path, { type: 'file', mode: options.mode ?? 0o644 })).ino;
+    return (await this.createNode(await this.createTarget(parsed), { type: 'file', mode: options.mode ?? 0o644 })).ino;
+  }
+
+  /**
+   * Where O_CREAT creates a file: the path itself, or — when the final component is a dangling
+   * symlink — the path it points to (POSIX open follows it; O_EXCL would refuse, handled above).
+   */
+  private async createTarget(parsed: ParsedPath): Promise<string> {
+    let names = parsed.names;
+    for (let hops = 0; hops < 40; hops++) {
+      let link;
+      try {
+        link = await this.resolve(names, false);
+      } catch {
+        return `/${names.join('/')}`;
+      }
+      if (link.inode.type !== 'symlink') return `/${names.join('/')}`;
+      const target = link.inode.target ?? '';
+      const joined = target.startsWith('/') ? target : `/${[...names.slice(0, -1), target].join('/')}`;
+      names = parsePath(joined).names;
+    }
+    throw fsError('ELOOP', `too many levels of symbolic links: ${parsed.path}`, parsed.path);
   }
 
   async writeFile(path: string, data: Buffer, mode = 0o644): Promise<number> {
