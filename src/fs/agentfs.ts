@@ -120,13 +120,13 @@ export class AgentFs implements TxHost {
 
   /** The read version at a time: RFC 3339, a date, or "3 days ago" (UTC unless a zone is given). */
   async versionAt(when: string | Date): Promise<Version> {
-    const date = when instanceof Date ? when : parseTimeSpec(when, new Date(this.store.clock()));
+    const date = when instanceof Date ? when : await parseTimeSpec(when, new Date(this.store.clock()));
     return guard(() => this.ns.versionAt(date));
   }
 
   /** A version or a time, validated to be readable. */
   async resolveVersion(spec: string): Promise<Version> {
-    const v = parseVersionOrTime(spec, new Date(this.store.clock()));
+    const v = await parseVersionOrTime(spec, new Date(this.store.clock()));
     const version = 'version' in v ? v.version : await this.versionAt(v.time);
     await this.view(version); // validates: not expired, not from the future
     return version;

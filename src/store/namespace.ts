@@ -138,7 +138,9 @@ export class Namespace {
    */
   async snapshot(at?: Version): Promise<Snapshot> {
     const meta = await this.readMeta();
-    if (at === undefined) return new Snapshot(this.kv, this.id, meta.head!);
+    // The head as a read version: no other commit of this namespace can share its commit version
+    // (the head check in write() makes them conflict), so the two name the same state.
+    if (at === undefined) return new Snapshot(this.kv, this.id, readVersionOf(meta.head!));
     if (commitVersionOf(at) > commitVersionOf(meta.head!)) {
       throw new StoreError(
         'FUTURE_VERSION',
@@ -164,7 +166,7 @@ export class Namespace {
     return this.mutex.run(async () => {
       for (let attempt = 0; ; attempt++) {
         const current = await this.readMeta();
-        const batch = new WriteBatch(new Snapshot(this.kv, this.id, current.head!), meta);
+        const batch = new WriteBatch(new Snapshot(this.kv, this.id, readVersionOf(current.head!)), meta);
         const value = await fn(batch);
         if (batch.size === 0) return { value, version: null };
         try {

@@ -26,7 +26,7 @@ export async function openStore(config: OpenStoreConfig = {}): Promise<Store> {
     dataDir,
     ...(config.clusterFile ? { clusterFile: config.clusterFile } : {}),
   });
-  const blobs = openBlobStore({
+  const blobs = await openBlobStore({
     dataDir,
     ...(config.blobs ? { location: config.blobs } : {}),
     ...(config.s3Endpoint ? { s3Endpoint: config.s3Endpoint } : {}),

@@ -52,7 +52,16 @@ function applyModel(tree: Tree, op: Op, history: Tree[]): boolean {
   const isDir = (p: string): boolean => p === '/' || tree.get(p)?.type === 'dir';
   const parentOk = (p: string): boolean => isDir(parent(p));
   /** follows a symlink at p (only the final component; the model has no symlinked dirs in paths) */
-  const follow = (p: string): string | null => {
+  const follow = (start: string): string | null => {
+    let p = start;
+    for (let hops = 0; hops < 40; hops++) {
+      const next = followOnce(p);
+      if (next === p) return p;
+      p = next;
+    }
+    return null;
+  };
+  const followOnce = (p: string): string => {
     const n = tree.get(p);
     if (n?.type !== 'symlink') return p;
     const joined = n.target.startsWith('/') ? n.target : `${parent(p)}/${n.target}`;
@@ -62,8 +71,7 @@ function applyModel(tree: Tree, op: Op, history: Tree[]): boolean {
       if (c === '..') parts.pop();
       else parts.push(c);
     }
-    const norm = `/${parts.join('/')}`;
-    return tree.get(norm)?.type === 'symlink' ? null : norm;
+    return `/${parts.join('/')}`;
   };
   switch (op.t) {
     case 'writeFile':

@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { DirBlobStore } from './dir.js';
-import { S3BlobStore, parseS3Url } from './s3.js';
 import type { BlobStore } from './types.js';
 
 export interface BlobConfig {
@@ -12,9 +11,11 @@ export interface BlobConfig {
   s3Region?: string;
 }
 
-export function openBlobStore(config: BlobConfig): BlobStore {
+/** Opens the chunk store. The AWS SDK is heavy (~0.3 s to load), so it is imported only for s3:// locations. */
+export async function openBlobStore(config: BlobConfig): Promise<BlobStore> {
   const location = config.location ?? 'dir';
   if (location.startsWith('s3://')) {
+    const { S3BlobStore, parseS3Url } = await import('./s3.js');
     const { bucket, prefix } = parseS3Url(location);
     return new S3BlobStore({
       bucket,

@@ -1,0 +1,183 @@
+import fsp from 'node:fs/promises';
+import type { Command } from 'commander';
+import { FsError } from '../../fs/errors.js';
+import { baseName, parsePath } from '../../fs/path.js';
+import { BLOCK_SIZE } from '../../fs/types.js';
+import { action } from '../context.js';
+import { humanBytes, isoTime, longListing, modeString } from '../format.js';
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function registerFileCommands(program: Command): void {
+  program
+    .command('ls')
+    .description('list a directory (PATH may carry @version or @timestamp)')
+    .argument('[path]', 'directory or file', '/')
+    .option('-l, --long', 'long listing: mode, links, owner, size, mtime')
+    .action(
+      action(async (ctx, path: string, opts: { long?: boolean }) => {
+        const fs = await ctx.fs();
+        const st = await fs.stat(path);
+        if (st.type !== 'dir') {
+          ctx.print(opts.long ? longListing(path, st) : path);
+          return;
+        }
+        const { entries, version } = await fs.readdirPlus(path);
+        if (ctx.options.json) return ctx.json({ version, entries: entries.map((e) => ({ name: e.name, type: e.type, size: e.stat.size, mode: e.stat.mode, mtime: isoTime(e.stat.mtimeMs) })) });
+        for (const e of entries) {
+          if (!opts.long) ctx.print(e.name);
+          else {
+            const target = e.type === 'symlink' ? await fs.readlink(`${parsePath(path).path}/${e.name}`, version) : undefined;
+            ctx.print(longListing(e.name, e.stat, target));
+          }
+        }
+      }),
+    );
+
+  program
+    .command('cat')
+    .description('print a file (PATH may carry @version or @timestamp)')
+    .argument('<path>')
+    .action(
+      action(async (ctx, path: string) => {
+        const fs = await ctx.fs();
+        const st = await fs.stat(path);
+        if (st.type === 'dir') throw new FsError('EISDIR', `EISDIR: ${path} is a directory (use ls)`);
+        const version = st.version;
+        for (let off = 0; off < st.size; off += 16 * BLOCK_SIZE) {
+          const chunk = await fs.read(parsePath(path).path, off, 16 * BLOCK_SIZE, version);
+          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+        }
+      }),
+    );
+
+  program
+    .command('put')
+    .description("store a local file ('-' for stdin) at PATH, creating or replacing it")
+    .argument('<local>', "local file, or '-' for stdin")
+    .argument('<path>', 'destination in the agent filesystem')
+    .option('-p, --parents', 'create missing parent directories')
+    .action(
+      action(async (ctx, local: string, path: string, opts: { parents?: boolean }) => {
+        const fs = await ctx.fs();
+        const data = local === '-' ? await readStdin() : await fsp.readFile(local);
+        const mode = local === '-' ? 0o644 : (await fsp.stat(local)).mode & 0o7777;
+        const version = await fs.writeFile(path, data, { mode, ...(opts.parents ? { parents: true } : {}) });
+        ctx.print(`wrote ${parsePath(path).path} (${humanBytes(data.length)}) at version ${version}`);
+      }),
+    );
+
+  program
+    .command('get')
+    .description("copy a file (PATH may be versioned) to a local file ('-' for stdout)")
+    .argument('<path>')
+    .argument('<local>', "local file, or '-' for stdout")
+    .action(
+      action(async (ctx, path: string, local: string) => {
+        const fs = await ctx.fs();
+        const st = await fs.stat(path);
+        const handle = local === '-' ? null : await fsp.open(local, 'w', st.mode & 0o777);
+        try {
+          for (let off = 0; off < st.size; off += 16 * BLOCK_SIZE) {
+            const chunk = await fs.read(parsePath(path).path, off, 16 * BLOCK_SIZE, st.version);
+            if (handle) await handle.write(chunk);
+            else if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+          }
+        } finally {
+          await handle?.close();
+        }
+        if (handle) ctx.print(`wrote ${local} (${humanBytes(st.size)}) from version ${st.version}`);
+      }),
+    );
+
+  program
+    .command('mkdir')
+    .description('create a directory')
+    .argument('<path>')
+    .option('-p, --parents', 'create parents as needed; no error if it exists')
+    .action(
+      action(async (ctx, path: string, opts: { parents?: boolean }) => {
+        const version = await (await ctx.fs()).mkdir(path, { recursive: opts.parents ?? false });
+        ctx.print(version ? `created ${parsePath(path).path} at version ${version}` : `${parsePath(path).path} exists`);
+      }),
+    );
+
+  program
+    .command('rm')
+    .description('remove a file, or a directory tree with -r (history keeps it: restore with cp from a version)')
+    .argument('<paths...>')
+    .option('-r, --recursive', 'remove directories and their contents')
+    .option('-f, --force', 'ignore missing paths')
+    .action(
+      action(async (ctx, paths: string[], opts: { recursive?: boolean; force?: boolean }) => {
+        const fs = await ctx.fs();
+        for (const p of paths) {
+          const version = await fs.rm(p, { recursive: opts.recursive ?? false, force: opts.force ?? false });
+          if (version) ctx.print(`removed ${parsePath(p).path} at version ${version}`);
+        }
+      }),
+    );
+
+  program
+    .command('mv')
+    .description('rename or move a file or directory')
+    .argument('<src>')
+    .argument('<dst>', 'new path, or an existing directory to move into')
+    .action(
+      action(async (ctx, src: string, dst: string) => {
+        const fs = await ctx.fs();
+        // POSIX mv: into an existing directory means dir/basename(src)
+        const d = parsePath(dst).path;
+        const s0 = parsePath(src).path;
+        const target = d !== s0 && (await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir' ? `${d}/${baseName(s0)}` : dst;
+        const version = await fs.rename(src, target);
+        ctx.print(`moved ${parsePath(src).path} -> ${parsePath(target).path} at version ${version}`);
+      }),
+    );
+
+  program
+    .command('cp')
+    .description('copy a file or tree; SRC may carry @version or @timestamp — this is how you restore')
+    .argument('<src>')
+    .argument('<dst>', 'destination path, or an existing directory to copy into')
+    .option('-r, --recursive', 'copy directories')
+    .action(
+      action(async (ctx, src: string, dst: string, opts: { recursive?: boolean }) => {
+        const fs = await ctx.fs();
+        const st = await fs.lstat(src);
+        if (st.type === 'dir' && !opts.recursive) throw new FsError('EISDIR', `EISDIR: ${src} is a directory (use cp -r)`);
+        let target = dst;
+        if ((await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir') target = `${parsePath(dst).path}/${baseName(parsePath(src).path)}`;
+        const res = await fs.copy(src, target);
+        ctx.print(`copied ${src} -> ${parsePath(target).path} (${res.files} files, ${humanBytes(res.bytes)}, content shared) at version ${res.version}`);
+      }),
+    );
+
+  program
+    .command('stat')
+    .description('show the attributes of a path (may be versioned)')
+    .argument('<path>')
+    .option('-L, --dereference', 'follow a final symlink')
+    .action(
+      action(async (ctx, path: string, opts: { dereference?: boolean }) => {
+        const fs = await ctx.fs();
+        const st = await fs.stat(path, { follow: opts.dereference ?? false });
+        if (ctx.options.json) return ctx.json(st);
+        ctx.print(
+          [
+            `  path: ${path}`,
+            `  type: ${st.type}   size: ${st.size}   inode: ${st.ino}   links: ${st.nlink}`,
+            `  mode: ${(st.mode & 0o7777).toString(8).padStart(4, '0')} (${modeString(st)})   uid: ${st.uid}   gid: ${st.gid}`,
+            `access: ${isoTime(st.atimeMs)}`,
+            `modify: ${isoTime(st.mtimeMs)}`,
+            `change: ${isoTime(st.ctimeMs)}`,
+            `version: ${st.version}`,
+          ].join('\n'),
+        );
+      }),
+    );
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from 'commander';
+import { FsError } from '../fs/errors.js';
+import { StoreError } from '../store/errors.js';
+import { registerAdminCommands } from './commands/admin.js';
+import { registerFileCommands } from './commands/files.js';
+import { registerTimeCommands } from './commands/time.js';
+import { registerTransferCommands } from './commands/transfer.js';
+
+/** Errors a user can act on print as one line; anything else is a bug and says how to get a trace. */
+function report(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode;
+  if (err instanceof FsError || err instanceof StoreError) {
+    process.stderr.write(`timefs: ${err.message}\n`);
+    return 1;
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && e.syscall) {
+    process.stderr.write(`timefs: ${e.message}\n`); // local file errors (ENOENT on a local path…)
+    return 1;
+  }
+  if (err instanceof Error && err.name === 'Error' && !process.env.TIMEFS_DEBUG) {
+    process.stderr.write(`timefs: ${err.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`timefs: internal error: ${err instanceof Error ? (process.env.TIMEFS_DEBUG ? err.stack : err.message) : String(err)}\n`);
+  if (!process.env.TIMEFS_DEBUG) process.stderr.write('timefs: this is a bug; run again with TIMEFS_DEBUG=1 for a stack trace\n');
+  return 70;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('timefs')
+    .description('a versioned filesystem for AI agents: every state it was ever in, one @version away')
+    .version('0.1.0')
+    .option('--data <dir>', 'data directory (default: $TIMEFS_DATA or ./.timefs)')
+    .option('-a, --agent <name>', 'which agent\'s filesystem', 'default')
+    .addOption(new Option('--engine <engine>', 'kv engine').choices(['sqlite', 'fdb', 'memory']).default(process.env.TIMEFS_ENGINE ?? 'sqlite'))
+    .option('--blobs <where>', "chunk store: 'dir' (default, DATA/blobs), 'dir:/path' or 's3://bucket/prefix'", process.env.TIMEFS_BLOBS)
+    .option('--s3-endpoint <url>', 'S3-compatible endpoint (path-style), e.g. http://127.0.0.1:9000', process.env.TIMEFS_S3_ENDPOINT)
+    .option('--json', 'machine-readable output where supported')
+    .showHelpAfterError('(run timefs --help for usage)')
+    .exitOverride();
+  registerFileCommands(program);
+  registerTimeCommands(program);
+  registerTransferCommands(program);
+  registerAdminCommands(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (err) {
+    process.exitCode = report(err);
+  }
+}
+
+await main();

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliBuilt, timefs } from '../helpers/cli.js';
+import { requirement } from '../helpers/require.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const built = requirement(cliBuilt(), 'the built CLI (dist/; `npm test` builds it first)');
+const HEX_READ = /[0-9a-f]{16}ffff/;
+
+describe.runIf(built.run)('timefs CLI', () => {
+  it('writes, deletes and restores a file from the past', () => {
+    const data = tempDir('cli');
+    const ok = (args: string[], input?: string) => {
+      const r = timefs(data, args, input);
+      expect(r.stderr, `timefs ${args.join(' ')}`).toBe('');
+      expect(r.code).toBe(0);
+      return r.stdout;
+    };
+    ok(['mkdir', '-p', '/artifacts']);
+    const put = ok(['put', '-', '/artifacts/doc.md'], 'the doc\n');
+    const v1 = HEX_READ.exec(put)![0];
+    ok(['put', '-', '/artifacts/doc.md'], 'overwritten\n');
+    ok(['rm', '/artifacts/doc.md']);
+    const cat = timefs(data, ['cat', '/artifacts/doc.md']);
+    expect(cat.code).toBe(1);
+    expect(cat.stderr).toBe('timefs: ENOENT: no such file or directory: /artifacts/doc.md\n');
+    expect(ok(['cat', `/artifacts/doc.md@${v1}`])).toBe('the doc\n');
+    expect(ok(['ls', `/artifacts@${v1}`])).toBe('doc.md\n');
+    ok(['cp', `/artifacts/doc.md@${v1}`, '/artifacts/doc.md']);
+    expect(ok(['cat', '/artifacts/doc.md'])).toBe('the doc\n');
+    const history = ok(['history', '/artifacts/doc.md']).trim().split('\n');
+    expect(history[0]).toMatch(/cli +copy \/artifacts\/doc\.md@[0-9a-f]{20} -> \/artifacts\/doc\.md$/);
+    expect(history[1]).toMatch(/cli +rm \/artifacts\/doc\.md$/);
+    const log = JSON.parse(ok(['--json', 'log', '-n', '3'])) as Array<{ version: string; actor: string }>;
+    expect(log).toHaveLength(3);
+    expect(log.every((l) => l.actor === 'cli' && HEX_READ.test(l.version))).toBe(true);
+    expect(ok(['diff', '/artifacts/doc.md', v1])).toBe('no changes in /artifacts/doc.md\n');
+    const va = ok(['version-at', 'now']).trim();
+    expect(va).toMatch(/^[0-9a-f]{16}ffff$/);
+    expect(JSON.parse(ok(['--json', 'stat', '/artifacts/doc.md'])).size).toBe(8);
+  });
+
+  it('imports a tree, and exports it back byte for byte from before an rm -r', () => {
+    const data = tempDir('cli-import');
+    const src = path.join(tempDir('src'), 'tree');
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 120; i++) {
+      const rel = `d${i % 7}/sub${i % 3}/file-${i}.txt`;
+      files[rel] = i % 10 === 0 ? randomBytes(70_000 + i) : Buffer.from(`file ${i}\n`.repeat(i + 1));
+      fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true });
+      fs.writeFileSync(path.join(src, rel), files[rel]!);
+    }
+    fs.symlinkSync('d0/sub0/file-0.txt', path.join(src, 'link'));
+    fs.chmodSync(path.join(src, 'd1/sub1/file-1.txt'), 0o750);
+    const imp = timefs(data, ['import', src, '/project']);
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stdout).toMatch(/^imported 149 entries/);
+    const before = timefs(data, ['version-at', 'now']).stdout.trim();
+    expect(timefs(data, ['rm', '-r', '/project']).code).toBe(0);
+    expect(timefs(data, ['ls', '/']).stdout).toBe('');
+    const out = path.join(tempDir('out'), 'restored');
+    const exp = timefs(data, ['export', `/project@${before}`, out]);
+    expect(exp.code, exp.stderr).toBe(0);
+    for (const [rel, content] of Object.entries(files)) expect(fs.readFileSync(path.join(out, rel)).equals(content), rel).toBe(true);
+    expect(fs.readlinkSync(path.join(out, 'link'))).toBe('d0/sub0/file-0.txt');
+    expect(fs.statSync(path.join(out, 'd1/sub1/file-1.txt')).mode & 0o777).toBe(0o750);
+    expect(fs.statSync(path.join(src, 'd2/sub2/file-2.txt')).mtimeMs).toBeCloseTo(fs.statSync(path.join(out, 'd2/sub2/file-2.txt')).mtimeMs, -1);
+    // and the restore inside timefs: cp -r from the version
+    expect(timefs(data, ['cp', '-r', `/project@${before}`, '/project']).code).toBe(0);
+    expect(timefs(data, ['cat', '/project/d3/sub0/file-3.txt']).stdout).toBe('file 3\n'.repeat(4));
+  });
+
+  it('fails with one clear line and a non-zero exit for bad input', () => {
+    const data = tempDir('cli-err');
+    timefs(data, ['mkdir', '/d']);
+    const cases: Array<[string[], RegExp]> = [
+      [['cat', '/d'], /^timefs: EISDIR: \/d is a directory \(use ls\)\n$/],
+      [['cat', '/d@zzzz'], /^timefs: ENOENT: no such file or directory: \/d@zzzz\n$/],
+      [['ls', '/d@7fffffffffffffffffff'], /^timefs: version 7fffffffffffffffffff is from the future: the newest version of 'agent:default' is [0-9a-f]{16}ffff\n$/],
+      [['put', '-', '/d@2026-01-01T00:00:00Z/x'], /^timefs: EROFS: read-only: /],
+      [['version-at', 'banana'], /^timefs: EINVAL: could not understand the time "banana"/],
+      [['-a', 'ghost', 'ls'], /^timefs: ENOENT: unknown agent 'ghost': create it first \(timefs agents create ghost\)\n$/],
+      [['-a', '../x', 'ls'], /^timefs: EINVAL: invalid agent name/],
+      [['rm', '/d'], /^timefs: EISDIR: is a directory/],
+      [['put', '/no/such/local/file', '/x'], /^timefs: ENOENT: no such file or directory, open '\/no\/such\/local\/file'\n$/],
+      [['agents', 'delete', 'default'], /add --yes to confirm/],
+      [['log', '-n', 'x'], /--limit must be a positive integer/],
+    ];
+    for (const [args, re] of cases) {
+      const r = timefs(data, args, '');
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(re);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack traces
+    }
+    expect(timefs(data, ['ls', '/']).stdout).toBe('d\n'); // nothing changed
+  });
+
+  it('manages agents, each with its own isolated tree', () => {
+    const data = tempDir('cli-agents');
+    expect(timefs(data, ['agents', 'create', 'alice', '--retention', '7']).code).toBe(0);
+    expect(timefs(data, ['agents', 'create', 'alice']).stderr).toMatch(/already exists/);
+    expect(timefs(data, ['-a', 'alice', 'put', '-', '/secret'], 'alice only').code).toBe(0);
+    expect(timefs(data, ['agents', 'create', 'bob']).code).toBe(0);
+    expect(timefs(data, ['-a', 'bob', 'cat', '/secret']).code).toBe(1);
+    expect(timefs(data, ['agents']).stdout).toMatch(/^alice +created .* retention 7 days\nbob +created .* retention 30 days\n$/);
+    expect(timefs(data, ['agents', 'delete', 'bob', '--yes']).code).toBe(0);
+    expect(JSON.parse(timefs(data, ['--json', 'agents']).stdout).map((a: { name: string }) => a.name)).toEqual(['alice']);
+  });
+});
+describe.skipIf(built.run)('timefs CLI', () => {
+  it(built.reason, () => {});
+});
