@@ -3,12 +3,14 @@
  * one run. Pick some with `npm run bench -- store fs`.
  */
 import { printTable, type Row } from './harness.js';
+import { benchFs } from './fs.js';
 import { benchKvLayout } from './kv-layout.js';
 import { benchStore } from './store.js';
 
 const suites: Record<string, () => Promise<Row[]>> = {
   'kv-layout': benchKvLayout,
   store: benchStore,
+  fs: benchFs,
 };
 
 const wanted = process.argv.slice(2);
