@@ -4,6 +4,7 @@ import { FsError } from '../fs/errors.js';
 import { StoreError } from '../store/errors.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerFileCommands } from './commands/files.js';
+import { registerServeCommands } from './commands/serve.js';
 import { registerTimeCommands } from './commands/time.js';
 import { registerTransferCommands } from './commands/transfer.js';
 
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerTimeCommands(program);
   registerTransferCommands(program);
   registerAdminCommands(program);
+  registerServeCommands(program);
   return program;
 }
 

@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream/promises';
 import type { LogRecord, Namespace, Store, Version } from '../store/index.js';
 import { StoreError } from '../store/errors.js';
 import { readVersionOf } from '../store/version.js';
@@ -7,6 +8,7 @@ import { FsError, fromStoreError, fsError } from './errors.js';
 import { pathHistory, type HistoryPage } from './history.js';
 import { parsePath, type ParsedPath } from './path.js';
 import { parseTimeSpec, parseVersionOrTime } from './timespec.js';
+import { BlockStager } from './stream.js';
 import { FsTx, type Caller, type SetAttr, type TxHost } from './tx.js';
 import type { DirEntry, Stat } from './types.js';
 import { FsView } from './view.js';
@@ -272,6 +274,21 @@ export class AgentFs implements TxHost {
         await tx.writeIno(ino, inode.size, buf);
       })
     ).version;
+  }
+
+  /**
+   * Writes a whole file from a stream in one commit; memory use is one block, whatever the size.
+   * Fails with EFBIG past `maxBytes`, leaving the file untouched.
+   */
+  async writeStream(path: string, input: NodeJS.ReadableStream, options: { mode?: number; maxBytes?: number } = {}): Promise<{ version: Version | null; size: number }> {
+    parsePath(path); // refuse bad paths before reading any of the body
+    const stager = new BlockStager(this.store, options.maxBytes);
+    await pipeline(input, stager);
+    const res = await this.transaction(`write ${path} (${stager.size} bytes)`, async (tx) => {
+      const ino = await tx.openFile(path, { create: true, mode: options.mode ?? 0o644 });
+      await tx.setContent(ino, stager.blocks, stager.size);
+    });
+    return { version: res.version, size: stager.size };
   }
 
   /** pwrite: writes at an offset of an existing (or new) file. */

@@ -321,6 +321,25 @@ export class FsTx extends FsView {
     }
   }
 
+  /**
+   * Replaces a file's whole content with already-stored blocks (from a BlockStager): the commit
+   * writes block references only, whatever the file size.
+   */
+  async setContent(ino: number, blocks: ReadonlyArray<StoreValue | undefined>, size: number): Promise<void> {
+    const inode = await this.mustInode(ino);
+    if (inode.type !== 'file') throw fsError(inode.type === 'dir' ? 'EISDIR' : 'EINVAL', 'not a regular file');
+    if (size > MAX_FILE_SIZE) throw fsError('EFBIG', `file would exceed ${MAX_FILE_SIZE} bytes`);
+    const oldCount = Math.ceil(inode.size / BLOCK_SIZE);
+    for (const bi of await this.blockIndexes(ino, blocks.length, oldCount)) this.batch.delete(blockKey(ino, bi));
+    blocks.forEach((v, bi) => {
+      if (v === undefined) this.batch.delete(blockKey(ino, bi));
+      else this.batch.set(blockKey(ino, bi), v);
+    });
+    inode.size = size;
+    this.stampChange(inode);
+    this.put(ino, inode);
+  }
+
   /** Block indexes in [from, to) that may hold data. */
   private async blockIndexes(ino: number, from: number, to: number): Promise<number[]> {
     if (to <= from) return [];

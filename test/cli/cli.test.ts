@@ -109,6 +109,4 @@ describe.runIf(built.run)('timefs CLI', () => {
     expect(JSON.parse(timefs(data, ['--json', 'agents']).stdout).map((a: { name: string }) => a.name)).toEqual(['alice']);
   });
 });
-describe.skipIf(built.run)('timefs CLI', () => {
-  it(built.reason, () => {});
-});
+if (!built.run) describe('timefs CLI', () => it.skip(built.reason, () => {}));

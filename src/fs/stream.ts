@@ -1,0 +1,62 @@
+import { Writable } from 'node:stream';
+import type { Store, StoreValue } from '../store/index.js';
+import { BLOCK_SIZE, INLINE_MAX } from './types.js';
+
+/**
+ * Cuts a byte stream into the filesystem's blocks as it arrives and stores the big ones in the blob
+ * store right away, so a 1 GiB upload never sits in memory: only the block being filled does.
+ * `blocks` then holds one StoreValue per block (undefined for an all-zero block) ready to commit
+ * with FsTx.setContent. Chunks uploaded for a stream that is never committed are swept by GC.
+ */
+export class BlockStager extends Writable {
+  readonly blocks: Array<StoreValue | undefined> = [];
+  size = 0;
+  private current: Buffer[] = [];
+  private currentLength = 0;
+  private inlineBytes = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly maxBytes = Number.MAX_SAFE_INTEGER,
+    /** Runs after the last block is stored and before 'finish' (e.g. the commit of a PUT). */
+    private readonly onComplete?: (stager: BlockStager) => Promise<void>,
+  ) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.size += chunk.length;
+    if (this.size > this.maxBytes) return done(Object.assign(new Error(`body larger than ${this.maxBytes} bytes`), { code: 'EFBIG' }));
+    void this.take(chunk).then(() => done(), done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    void this.flushBlock(true)
+      .then(() => this.onComplete?.(this))
+      .then(() => done(), done);
+  }
+
+  private async take(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const n = Math.min(BLOCK_SIZE - this.currentLength, chunk.length - offset);
+      this.current.push(chunk.subarray(offset, offset + n));
+      this.currentLength += n;
+      offset += n;
+      if (this.currentLength === BLOCK_SIZE) await this.flushBlock(false);
+    }
+  }
+
+  private async flushBlock(last: boolean): Promise<void> {
+    if (this.currentLength === 0 && !last) return;
+    if (this.currentLength === 0) return;
+    const data = Buffer.concat(this.current, this.currentLength);
+    this.current = [];
+    this.currentLength = 0;
+    if (data.equals(Buffer.alloc(data.length))) this.blocks.push(undefined);
+    else if (data.length <= INLINE_MAX && this.inlineBytes < 4 * BLOCK_SIZE) {
+      this.inlineBytes += data.length;
+      this.blocks.push(data);
+    } else this.blocks.push(await this.store.putBlob(data));
+  }
+}

@@ -1,0 +1,244 @@
+import { Readable, type Writable } from 'node:stream';
+import type { AgentFs } from '../fs/agentfs.js';
+import { parsePath } from '../fs/path.js';
+import { BlockStager } from '../fs/stream.js';
+import type { Stat } from '../fs/types.js';
+import { toDavError } from './errors.js';
+import {
+  dav,
+  type CopyInfo,
+  type CreateInfo,
+  type DeleteInfo,
+  type ETagInfo,
+  type ILockManager,
+  type IPropertyManager,
+  type LastModifiedDateInfo,
+  type LockManagerInfo,
+  type MoveInfo,
+  type OpenReadStreamInfo,
+  type OpenWriteStreamInfo,
+  type Path,
+  type PropertyManagerInfo,
+  type ReadDirInfo,
+  type RequestContext,
+  type ResourceType,
+  type SizeInfo,
+  type TypeInfo,
+  type CreationDateInfo,
+} from './lib.js';
+import { XattrPropertyManager } from './props.js';
+
+const { FileSystem, ResourceType: RT, LocalLockManager, Errors } = dav;
+
+type Cb<T> = (error?: Error, value?: T) => void;
+
+/** Streams of a file are read in pieces of this size, at the version the request saw. */
+const READ_PIECE = 1024 * 1024;
+
+export interface DavFsOptions {
+  /** Largest PUT body accepted, bytes. */
+  maxUploadBytes: number;
+}
+
+/**
+ * One agent's filesystem as a webdav-server v2 FileSystem. Every operation goes through AgentFs, so
+ * `@version` paths work (read-only), every change is a commit attributed to 'webdav', and MOVE,
+ * COPY, DELETE and PUT are each exactly one commit.
+ */
+export class AgentDavFileSystem extends FileSystem {
+  /** Locks are advisory and live in memory, per path (they time out anyway). */
+  private readonly locks = new Map<string, ILockManager>();
+  /** stat() results per request: one PROPFIND asks type/size/mtime/etag… of each resource. */
+  private readonly statCache = new WeakMap<RequestContext, Map<string, Promise<Stat>>>();
+
+  constructor(
+    readonly fs: AgentFs,
+    private readonly options: DavFsOptions,
+  ) {
+    super(new NoSerializer());
+  }
+
+  private statOf(ctx: RequestContext, path: Path): Promise<Stat> {
+    let cache = this.statCache.get(ctx);
+    if (!cache) this.statCache.set(ctx, (cache = new Map()));
+    const key = path.toString();
+    let hit = cache.get(key);
+    if (!hit) {
+      hit = this.fs.stat(key);
+      cache.set(key, hit);
+      hit.catch(() => cache!.delete(key));
+    }
+    return hit;
+  }
+
+  /** Forgets cached stats of a request after it changed something. */
+  private invalidate(ctx: RequestContext): void {
+    this.statCache.delete(ctx);
+  }
+
+  private run<T>(p: Promise<T>, cb: Cb<T>): void {
+    p.then((v) => cb(undefined, v), (e: unknown) => cb(toDavError(e)));
+  }
+
+  protected override _fastExistCheck(ctx: RequestContext, path: Path, callback: (exists: boolean) => void): void {
+    this.statOf(ctx, path).then(() => callback(true), (e) => { if (process.env.TIMEFS_DAV_DEBUG) console.error("exist", JSON.stringify(path.toString()), String(e)); callback(false); });
+  }
+
+  protected override _type(path: Path, ctx: TypeInfo, callback: Cb<ResourceType>): void {
+    this.run(this.statOf(ctx.context, path).then((st) => (st.type === 'dir' ? RT.Directory : RT.File)), callback);
+  }
+
+  protected override _size(path: Path, ctx: SizeInfo, callback: Cb<number>): void {
+    this.run(this.statOf(ctx.context, path).then((st) => st.size), callback);
+  }
+
+  protected override _lastModifiedDate(path: Path, ctx: LastModifiedDateInfo, callback: Cb<number>): void {
+    this.run(this.statOf(ctx.context, path).then((st) => Math.floor(st.mtimeMs)), callback);
+  }
+
+  protected override _creationDate(path: Path, ctx: CreationDateInfo, callback: Cb<number>): void {
+    this.run(this.statOf(ctx.context, path).then((st) => Math.floor(st.ctimeMs)), callback);
+  }
+
+  /** Changes whenever content or metadata change (ctime moves on every change). */
+  protected override _etag(path: Path, ctx: ETagInfo, callback: Cb<string>): void {
+    this.run(this.statOf(ctx.context, path).then((st) => `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.ctimeMs * 1000).toString(16)}"`), callback);
+  }
+
+  protected override _readDir(path: Path, ctx: ReadDirInfo, callback: Cb<string[]>): void {
+    this.run(this.fs.readdir(path.toString()).then((r) => r.entries.map((e) => e.name)), callback);
+  }
+
+  protected override _create(path: Path, ctx: CreateInfo, callback: (e?: Error) => void): void {
+    const p = path.toString();
+    const op = ctx.type.isDirectory ? this.fs.mkdir(p) : this.fs.transaction(`create ${p}`, (tx) => tx.openFile(p, { create: true, exclusive: true }));
+    op.then(() => {
+      this.invalidate(ctx.context);
+      callback();
+    }, (e: unknown) => callback(toDavError(e)));
+  }
+
+  protected override _delete(path: Path, ctx: DeleteInfo, callback: (e?: Error) => void): void {
+    this.fs.rm(path.toString(), { recursive: true }).then(() => {
+      this.invalidate(ctx.context);
+      callback();
+    }, (e: unknown) => callback(toDavError(e)));
+  }
+
+  protected override _openWriteStream(path: Path, ctx: OpenWriteStreamInfo, callback: Cb<Writable>): void {
+    const p = path.toString();
+    try {
+      const parsed = parsePath(p);
+      if (parsed.selector) return callback(Errors.Forbidden);
+    } catch (e) {
+      return callback(toDavError(e));
+    }
+    const stager = new BlockStager(this.fs.store, this.options.maxUploadBytes, async (s) => {
+      await this.fs.transaction(`write ${p} (${s.size} bytes)`, async (tx) => {
+        const ino = await tx.openFile(p, { create: true });
+        await tx.setContent(ino, s.blocks, s.size);
+      });
+      this.invalidate(ctx.context);
+    });
+    callback(undefined, stager);
+  }
+
+  protected override _openReadStream(path: Path, ctx: OpenReadStreamInfo, callback: Cb<Readable>): void {
+    this.statOf(ctx.context, path).then(
+      (st) => {
+        if (st.type === 'dir') return callback(Errors.ExpectedAFileResourceType);
+        const plain = parsePath(path.toString()).path;
+        const fs = this.fs;
+        let offset = 0;
+        // Every piece is read at the version of the stat, so a concurrent write never tears a GET.
+        const stream = new Readable({
+          read() {
+            if (offset >= st.size) return void this.push(null);
+            fs.read(plain, offset, READ_PIECE, st.version).then(
+              (chunk) => {
+                offset += chunk.length;
+                this.push(chunk.length ? chunk : null);
+              },
+              (e: unknown) => this.destroy(toDavError(e)),
+            );
+          },
+        });
+        callback(undefined, stream);
+      },
+      (e: unknown) => callback(toDavError(e)),
+    );
+  }
+
+  /** MOVE: one commit, replacing the destination when allowed. */
+  protected override _move(from: Path, to: Path, ctx: MoveInfo, callback: Cb<boolean>): void {
+    const src = from.toString();
+    const dst = to.toString();
+    this.run(
+      this.fs
+        .transaction(`move ${src} -> ${dst}`, async (tx) => {
+          const existing = await tx.resolve(parsePath(dst).names, false).catch(() => null);
+          if (existing && !ctx.overwrite) throw Object.assign(new Error('exists'), { dav: Errors.ResourceAlreadyExists });
+          if (existing) await tx.remove(dst, true);
+          await tx.rename(src, dst);
+          return existing !== null;
+        })
+        .then((r) => {
+          this.invalidate(ctx.context);
+          return r.value;
+        })
+        .catch((e: unknown) => {
+          throw (e as { dav?: Error }).dav ?? e;
+        }),
+      callback,
+    );
+  }
+
+  /** COPY: one commit; from a versioned source it is the restore. Depth 0 copies a collection without members. */
+  protected override _copy(from: Path, to: Path, ctx: CopyInfo, callback: Cb<boolean>): void {
+    const src = from.toString();
+    const dst = to.toString();
+    this.run(
+      (async () => {
+        const { view, parsed } = await this.fs.viewFor(src);
+        const res = await this.fs.transaction(`copy ${src} -> ${dst}`, async (tx) => {
+          const existing = await tx.resolve(parsePath(dst).names, false).catch(() => null);
+          if (existing && !ctx.overwrite) throw Object.assign(new Error('exists'), { dav: Errors.ResourceAlreadyExists });
+          if (existing) await tx.remove(dst, true);
+          const source = await view.resolve(parsed.names, false, src);
+          if (source.inode.type === 'dir' && ctx.depth === 0) await tx.mkdir(dst, source.inode.mode);
+          else await tx.copyFrom(view, parsed.path, dst);
+          return existing !== null;
+        });
+        this.invalidate(ctx.context);
+        return res.value;
+      })().catch((e: unknown) => {
+        throw (e as { dav?: Error }).dav ?? e;
+      }),
+      callback,
+    );
+  }
+
+  protected override _lockManager(path: Path, ctx: LockManagerInfo, callback: Cb<ILockManager>): void {
+    const key = parsePath(path.toString()).path;
+    let lm = this.locks.get(key);
+    if (!lm) this.locks.set(key, (lm = new LocalLockManager()));
+    callback(undefined, lm);
+  }
+
+  protected override _propertyManager(path: Path, ctx: PropertyManagerInfo, callback: Cb<IPropertyManager>): void {
+    callback(undefined, new XattrPropertyManager(this.fs, path.toString()));
+  }
+}
+
+/** The filesystem lives in the store; webdav-server's own save/load of trees does not apply. */
+class NoSerializer {
+  uid(): string {
+    return 'timefs-agent-1';
+  }
+  serialize(_fs: unknown, callback: Cb<unknown>): void {
+    callback(undefined, {});
+  }
+  unserialize(_data: unknown, callback: Cb<InstanceType<typeof FileSystem>>): void {
+    callback(new Error('timefs filesystems are not serialized by webdav-server'));
+  }
+}

@@ -1,0 +1,29 @@
+import { dav } from './lib.js';
+
+const { Errors } = dav;
+import { FsError } from '../fs/errors.js';
+
+/** The one table mapping filesystem errno codes to webdav-server errors (and so HTTP statuses). */
+export function toDavError(err: unknown): Error {
+  if (process.env.TIMEFS_DAV_DEBUG) console.error("dav error", err);
+  if (!(err instanceof FsError)) return err instanceof Error ? err : new Error(String(err));
+  switch (err.code) {
+    case 'ENOENT':
+      return Errors.ResourceNotFound; // 404
+    case 'EEXIST':
+      return Errors.ResourceAlreadyExists; // 405/412 depending on the method
+    case 'EROFS':
+    case 'EPERM':
+    case 'EACCES':
+      return Errors.Forbidden; // 403
+    case 'ENOTDIR':
+      return Errors.IntermediateResourceMissing; // 409
+    case 'EINVAL':
+    case 'ENAMETOOLONG':
+      return Errors.IllegalArguments; // 400
+    case 'EFBIG':
+      return Errors.InsufficientStorage; // 507
+    default:
+      return err;
+  }
+}

@@ -1,0 +1,209 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { AgentFs } from '../fs/agentfs.js';
+import { AGENT_NAME_RE } from '../fs/agents.js';
+import { FsError } from '../fs/errors.js';
+import { parsePath } from '../fs/path.js';
+import { TokenVerifier } from '../server/auth.js';
+import type { Store } from '../store/index.js';
+import { Lru } from '../util/lru.js';
+import { AgentDavFileSystem } from './davfs.js';
+import { dav, type WebDAVServer } from './lib.js';
+import { installIfHeaderFix } from './ifheader.js';
+import { ProppatchMethod } from './proppatch.js';
+import xmlPkg from 'xml-js-builder';
+
+const { XML } = xmlPkg as unknown as typeof import('xml-js-builder');
+
+export interface DavOptions {
+  /** false: no credentials needed (local development only; logged loudly by `serve`). */
+  auth: boolean;
+  /** Largest PUT body, bytes (default 16 GiB). */
+  maxUploadBytes?: number;
+  /** Largest XML body (PROPFIND, PROPPATCH, LOCK…), bytes (default 1 MiB). */
+  maxXmlBytes?: number;
+  logger: Logger;
+}
+
+export const DAV_PREFIX = '/dav/';
+const WRITE_METHODS = new Set(['PUT', 'DELETE', 'MKCOL', 'PROPPATCH', 'MOVE', 'COPY', 'LOCK', 'UNLOCK', 'POST', 'PATCH']);
+const READ_METHODS = new Set(['GET', 'HEAD', 'PROPFIND']);
+
+function send(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+  res.end(`${message}\n`);
+}
+
+/** Validates the XML body of methods that take one; returns what is wrong, or null. */
+function checkXmlBody(method: string, body: Buffer): string | null {
+  if (body.length === 0 || !['PROPFIND', 'PROPPATCH', 'LOCK'].includes(method)) return null;
+  const text = body.toString('utf8');
+  // XML Namespaces 1.0: a prefix may not be bound to the empty name (xmlns:x="")
+  if (/xmlns:[A-Za-z_][\w.-]*\s*=\s*(""|'')/.test(text)) return 'invalid XML: a namespace prefix bound to an empty namespace name';
+  try {
+    const root = XML.parse(body.toString("utf8"));
+    const want = method === 'PROPFIND' ? 'DAV:propfind' : method === 'PROPPATCH' ? 'DAV:propertyupdate' : 'DAV:lockinfo';
+    root.find(want);
+  } catch {
+    return `the ${method} body is not well-formed XML with a DAV: root element`;
+  }
+  return null;
+}
+
+/** A request whose body was already read, replayed for webdav-server (which reads req itself). */
+function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
+  const r = Readable.from(body.length ? [body] : []) as unknown as IncomingMessage;
+  Object.assign(r, { method: req.method, url: req.url, headers: { ...req.headers, 'content-length': String(body.length) }, httpVersion: req.httpVersion, socket: req.socket });
+  return r;
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > limit) return null;
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Serves every agent's filesystem under /dav/<agent>/ with webdav-server v2, one server object per
+ * agent (created on demand, LRU-bounded). Before the library sees a request, this layer does what
+ * the library does not: authentication per agent, path safety, body limits, refusing XML with
+ * DTDs (XXE, entity expansion), and 403 for writes to @version paths.
+ */
+export class DavService {
+  private readonly servers: Lru<string, Promise<WebDAVServer>>;
+  private readonly tokens = new TokenVerifier();
+  private readonly maxUpload: number;
+  private readonly maxXml: number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: DavOptions,
+  ) {
+    this.servers = new Lru(1000);
+    this.maxUpload = options.maxUploadBytes ?? 16 * 1024 ** 3;
+    this.maxXml = options.maxXmlBytes ?? 1024 * 1024;
+    installIfHeaderFix();
+  }
+
+  private server(agent: string): Promise<WebDAVServer> {
+    let s = this.servers.get(agent);
+    if (!s) {
+      s = (async () => {
+        const fs = (await AgentFs.open(this.store, agent)).withActor('webdav');
+        const server = new dav.WebDAVServer({ rootFileSystem: new AgentDavFileSystem(fs, { maxUploadBytes: this.maxUpload }), maxRequestDepth: 1 });
+        server.method('PROPPATCH', new ProppatchMethod());
+        return server;
+      })();
+      s.catch(() => this.servers.delete(agent));
+      this.servers.set(agent, s);
+    }
+    return s;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const rawPath = url.split('?')[0]!;
+    // path safety: no encoded slashes or NULs, no dot segments (clients must send normalized URLs)
+    if (/%2f|%5c|%00/i.test(rawPath) || rawPath.includes('\0')) return send(res, 400, 'bad request: encoded slash, backslash or NUL in the path');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(rawPath);
+    } catch {
+      return send(res, 400, 'bad request: malformed percent-encoding in the path');
+    }
+    if (decoded.split('/').some((seg) => seg === '..' || seg === '.')) return send(res, 400, 'bad request: "." and ".." segments are not allowed');
+    const m = /^\/dav\/([^/]+)(\/.*)?$/.exec(decoded);
+    if (!m) return send(res, 404, 'not found: use /dav/<agent>/');
+    const agent = m[1]!;
+    const inner = m[2] ?? '/';
+    if (!AGENT_NAME_RE.test(agent)) return send(res, 404, `no such agent '${agent}'`);
+    if (!(await this.store.hasNamespace(`agent:${agent}`))) {
+      return this.options.auth ? send(res, 401, 'authentication required', { 'www-authenticate': 'Basic realm="timefs"' }) : send(res, 404, `no such agent '${agent}'`);
+    }
+    if (this.options.auth && !(await this.authorized(req, agent))) {
+      return send(res, 401, `authentication required: HTTP Basic with user '${agent}' and a token from \`timefs agents token ${agent}\``, { 'www-authenticate': `Basic realm="timefs ${agent}"` });
+    }
+    if (url.length === `/dav/${agent}`.length && !url.endsWith('/') && req.method !== 'OPTIONS') {
+      // /dav/agent → /dav/agent/
+      return send(res, 301, 'moved', { location: `/dav/${encodeURIComponent(agent)}/` });
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    // time travel is read-only: refuse writes to any @version path (source or destination)
+    let parsed;
+    try {
+      parsed = parsePath(inner);
+    } catch (e) {
+      return send(res, 400, `bad request: ${(e as Error).message}`);
+    }
+    const destination = req.headers.destination;
+    let destParsed = null;
+    if (typeof destination === 'string' && (method === 'MOVE' || method === 'COPY')) {
+      try {
+        const d = decodeURIComponent(new URL(destination, 'http://x').pathname);
+        const dm = /^\/dav\/([^/]+)(\/.*)?$/.exec(d);
+        if (!dm || dm[1] !== agent) return send(res, 502, 'bad gateway: the destination must be inside the same agent (/dav/<agent>/…)');
+        destParsed = parsePath(dm[2] ?? '/');
+      } catch (e) {
+        return send(res, 400, `bad request: invalid Destination header: ${(e as Error).message}`);
+      }
+    }
+    const writesSource = WRITE_METHODS.has(method) && method !== 'COPY';
+    if ((writesSource && parsed.selector) || destParsed?.selector) {
+      const which = destParsed?.selector ? destParsed : parsed;
+      return send(res, 403, `forbidden: ${which.path}@${which.selector!.text} is a past version and read-only. Write to ${which.path} instead; to restore, COPY from the versioned URL to the plain one.`);
+    }
+
+    // body limits; XML bodies are read here, checked, and replayed to the library
+    const length = Number(req.headers['content-length'] ?? '0');
+    let forward: IncomingMessage = req;
+    if (method === 'PUT') {
+      if (length > this.maxUpload) return send(res, 413, `payload too large: uploads are limited to ${this.maxUpload} bytes`);
+    } else if (length > 0 || req.headers['transfer-encoding']) {
+      if (length > this.maxXml) return send(res, 413, `payload too large: request bodies other than PUT are limited to ${this.maxXml} bytes`);
+      const body = await readBody(req, this.maxXml);
+      if (body === null) return send(res, 413, `payload too large: request bodies other than PUT are limited to ${this.maxXml} bytes`);
+      const text = body.toString('utf8');
+      if (/<!DOCTYPE|<!ENTITY/i.test(text)) return send(res, 400, 'bad request: XML with a DOCTYPE or entity declarations is refused');
+      if (method === 'MKCOL' && body.length > 0) return send(res, 415, 'unsupported media type: MKCOL takes no body');
+      const invalid = checkXmlBody(method, body);
+      if (invalid) return send(res, 400, `bad request: ${invalid}`);
+      forward = replay(req, body);
+    }
+
+    const server = await this.server(agent);
+    if (READ_METHODS.has(method)) {
+      try {
+        const fs = await AgentFs.open(this.store, agent);
+        const version = parsed.selector ? (await fs.viewFor(inner)).view.version : await fs.head();
+        res.setHeader('X-Timefs-Version', version);
+      } catch (e) {
+        if (e instanceof FsError) return send(res, e.code === 'EINVAL' ? 400 : 404, `${e.message}`);
+        throw e;
+      }
+    }
+    await new Promise<void>((resolve) => {
+      res.on('close', resolve);
+      res.on('finish', resolve);
+      // webdav-server expects the mount prefix stripped from the URL and given as rootPath (for hrefs)
+      const rest = url.slice(`/dav/${agent}`.length);
+      forward.url = rest === '' ? '/' : rest;
+      server.executeRequest(forward, res, `/dav/${agent}`);
+    });
+  }
+
+  private async authorized(req: IncomingMessage, agent: string): Promise<boolean> {
+    const h = req.headers.authorization;
+    if (!h?.startsWith('Basic ')) return false;
+    const [user, ...rest] = Buffer.from(h.slice(6), 'base64').toString().split(':');
+    if (user !== agent) return false;
+    return this.tokens.verify(await AgentFs.open(this.store, agent), rest.join(':'));
+  }
+}

@@ -1,0 +1,120 @@
+import { createRequire } from 'node:module';
+import type { HTTPRequestContext, Resource } from './lib.js';
+
+/**
+ * The WebDAV `If:` header (RFC 4918 §10.4), replacing webdav-server's parser, which (2.6.3)
+ * passes every list that has conditions and crashes the process (TypeError on `paths`) on tagged
+ * lists. Installed by swapping the module's export, which RequestContext looks up at call time.
+ *
+ * Semantics: the header holds lists, optionally tagged with a resource URL; it is true when any
+ * list is true; a list is true when all its conditions are; a condition is a state token (true
+ * when a lock with that token covers the resource, directly or through a depth-infinity lock on an
+ * ancestor) or an entity tag in [brackets], either possibly negated with Not.
+ */
+type Check = (ctx: HTTPRequestContext, resource: Resource, cb: (error: Error | null, passed: boolean) => void) => void;
+
+interface Condition {
+  not: boolean;
+  token?: string;
+  etag?: string;
+}
+interface List {
+  tag: string | null;
+  conditions: Condition[];
+}
+
+export function parseIfLists(header: string): List[] | null {
+  const lists: List[] = [];
+  let tag: string | null = null;
+  const re = /\s*(?:<([^>]*)>\s*)?\(([^)]*)\)/y;
+  let pos = 0;
+  while (pos < header.length && header.slice(pos).trim() !== '') {
+    re.lastIndex = pos;
+    const m = re.exec(header);
+    if (!m) return null; // malformed
+    if (m[1] !== undefined) tag = m[1];
+    const conditions: Condition[] = [];
+    const cre = /\s*(Not\s+)?(?:<([^>]*)>|\[([^\]]*)\])/iy;
+    let cpos = 0;
+    const body = m[2]!;
+    while (body.slice(cpos).trim() !== '') {
+      cre.lastIndex = cpos;
+      const c = cre.exec(body);
+      if (!c) return null;
+      conditions.push({ not: !!c[1], ...(c[2] !== undefined ? { token: c[2] } : { etag: c[3]! }) });
+      cpos = cre.lastIndex;
+    }
+    if (conditions.length === 0) return null;
+    lists.push({ tag, conditions });
+    pos = re.lastIndex;
+  }
+  return lists;
+}
+
+const promisify = <T>(fn: (cb: (e?: Error | null, v?: T) => void) => void): Promise<T | undefined> =>
+  new Promise((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
+
+async function tokenCovers(ctx: HTTPRequestContext, path: string, token: string): Promise<boolean> {
+  const parts = path.split('/').filter(Boolean);
+  for (let i = parts.length; i >= 0; i--) {
+    const p = `/${parts.slice(0, i).join('/')}`;
+    const r = ctx.server.getResourceSync(ctx, p);
+    try {
+      const lm = await promisify<{ getLock(uuid: string, cb: (e?: Error, l?: { depth: number }) => void): void }>((cb) => r.lockManager(cb as never));
+      const lock = await promisify<{ depth: number }>((cb) => lm!.getLock(token, cb as never));
+      if (lock && (i === parts.length || lock.depth === -1)) return true;
+    } catch {
+      // no such resource or no lock: not covered here
+    }
+  }
+  return false;
+}
+
+async function evaluate(ctx: HTTPRequestContext, resource: Resource, lists: List[]): Promise<boolean> {
+  for (const list of lists) {
+    let path = resource.path.toString();
+    if (list.tag !== null) {
+      let tagged: string;
+      try {
+        tagged = decodeURIComponent(new URL(list.tag, 'http://x').pathname);
+      } catch {
+        continue;
+      }
+      const root = ctx.rootPath ?? '';
+      if (!tagged.startsWith(root)) continue;
+      path = tagged.slice(root.length) || '/';
+    }
+    const target = ctx.server.getResourceSync(ctx, path);
+    let all = true;
+    for (const c of list.conditions) {
+      let ok: boolean;
+      if (c.token !== undefined) ok = c.token !== 'DAV:no-lock' && (await tokenCovers(ctx, path, c.token));
+      else ok = await promisify<string>((cb) => target.etag(cb as never)).then((e) => e === c.etag, () => false);
+      if (c.not) ok = !ok;
+      if (!ok) {
+        all = false;
+        break;
+      }
+    }
+    if (all) return true;
+  }
+  return false;
+}
+
+export function parseIfHeader(header: string): Check {
+  const lists = parseIfLists(header);
+  return (ctx, resource, cb) => {
+    if (lists === null) return cb(null, false); // malformed: the precondition fails (412)
+    if (lists.length === 0) return cb(null, true);
+    evaluate(ctx, resource, lists).then((ok) => cb(null, ok), (e: Error) => cb(e, false));
+  };
+}
+
+let installed = false;
+export function installIfHeaderFix(): void {
+  if (installed) return;
+  const require = createRequire(import.meta.url);
+  const mod = require('webdav-server/lib/helper/v2/IfParser.js') as { parseIfHeader: unknown };
+  mod.parseIfHeader = parseIfHeader;
+  installed = true;
+}
