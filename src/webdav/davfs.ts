@@ -4,6 +4,7 @@ import { parsePath } from '../fs/path.js';
 import { BlockStager } from '../fs/stream.js';
 import type { Stat } from '../fs/types.js';
 import { toDavError } from './errors.js';
+import { LockTable } from './locks.js';
 import {
   dav,
   type CopyInfo,
@@ -26,9 +27,8 @@ import {
   type TypeInfo,
   type CreationDateInfo,
 } from './lib.js';
-import { XattrPropertyManager } from './props.js';
 
-const { FileSystem, ResourceType: RT, LocalLockManager, Errors } = dav;
+const { FileSystem, ResourceType: RT, LocalLockManager, LocalPropertyManager, Errors } = dav;
 
 type Cb<T> = (error?: Error, value?: T) => void;
 
@@ -46,10 +46,11 @@ export interface DavFsOptions {
  * COPY, DELETE and PUT are each exactly one commit.
  */
 export class AgentDavFileSystem extends FileSystem {
-  /** Locks are advisory and live in memory, per path (they time out anyway). */
-  private readonly locks = new Map<string, ILockManager>();
   /** stat() results per request: one PROPFIND asks type/size/mtime/etag… of each resource. */
   private readonly statCache = new WeakMap<RequestContext, Map<string, Promise<Stat>>>();
+
+  /** WebDAV locks of this agent (ours, see locks.ts; the library's lock managers stay empty). */
+  readonly lockTable = new LockTable();
 
   constructor(
     readonly fs: AgentFs,
@@ -218,16 +219,16 @@ export class AgentDavFileSystem extends FileSystem {
     );
   }
 
+  /** Locking is ours (LockTable); the library only ever sees empty lock managers. */
   protected override _lockManager(path: Path, ctx: LockManagerInfo, callback: Cb<ILockManager>): void {
-    const key = parsePath(path.toString()).path;
-    let lm = this.locks.get(key);
-    if (!lm) this.locks.set(key, (lm = new LocalLockManager()));
-    callback(undefined, lm);
+    callback(undefined, new LocalLockManager());
   }
 
+  /** Dead properties are handled by our PROPFIND/PROPPATCH (xattrs); the library sees none. */
   protected override _propertyManager(path: Path, ctx: PropertyManagerInfo, callback: Cb<IPropertyManager>): void {
-    callback(undefined, new XattrPropertyManager(this.fs, path.toString()));
+    callback(undefined, new LocalPropertyManager());
   }
+
 }
 
 /** The filesystem lives in the store; webdav-server's own save/load of trees does not apply. */

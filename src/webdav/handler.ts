@@ -11,10 +11,10 @@ import { Lru } from '../util/lru.js';
 import { AgentDavFileSystem } from './davfs.js';
 import { dav, type WebDAVServer } from './lib.js';
 import { installIfHeaderFix } from './ifheader.js';
+import { LockMethod, UnlockMethod, submittedTokens } from './locks.js';
+import { PropfindMethod, encodeHref } from './propfind.js';
 import { ProppatchMethod } from './proppatch.js';
-import xmlPkg from 'xml-js-builder';
-
-const { XML } = xmlPkg as unknown as typeof import('xml-js-builder');
+import { parseXml } from './xml.js';
 
 export interface DavOptions {
   /** false: no credentials needed (local development only; logged loudly by `serve`). */
@@ -39,15 +39,12 @@ function send(res: ServerResponse, status: number, message: string, headers: Rec
 /** Validates the XML body of methods that take one; returns what is wrong, or null. */
 function checkXmlBody(method: string, body: Buffer): string | null {
   if (body.length === 0 || !['PROPFIND', 'PROPPATCH', 'LOCK'].includes(method)) return null;
-  const text = body.toString('utf8');
-  // XML Namespaces 1.0: a prefix may not be bound to the empty name (xmlns:x="")
-  if (/xmlns:[A-Za-z_][\w.-]*\s*=\s*(""|'')/.test(text)) return 'invalid XML: a namespace prefix bound to an empty namespace name';
   try {
-    const root = XML.parse(body.toString("utf8"));
-    const want = method === 'PROPFIND' ? 'DAV:propfind' : method === 'PROPPATCH' ? 'DAV:propertyupdate' : 'DAV:lockinfo';
-    root.find(want);
-  } catch {
-    return `the ${method} body is not well-formed XML with a DAV: root element`;
+    const root = parseXml(body);
+    const want = method === 'PROPFIND' ? 'propfind' : method === 'PROPPATCH' ? 'propertyupdate' : 'lockinfo';
+    if (root.ns !== 'DAV:' || root.local !== want) return `the ${method} body must have a DAV:${want} root element`;
+  } catch (e) {
+    return `the ${method} body is not well-formed XML (${(e as Error).message.split('\n')[0]})`;
   }
   return null;
 }
@@ -97,8 +94,12 @@ export class DavService {
     if (!s) {
       s = (async () => {
         const fs = (await AgentFs.open(this.store, agent)).withActor('webdav');
-        const server = new dav.WebDAVServer({ rootFileSystem: new AgentDavFileSystem(fs, { maxUploadBytes: this.maxUpload }), maxRequestDepth: 1 });
+        const davfs = new AgentDavFileSystem(fs, { maxUploadBytes: this.maxUpload });
+        const server = new dav.WebDAVServer({ rootFileSystem: davfs, maxRequestDepth: 1 });
         server.method('PROPPATCH', new ProppatchMethod());
+        server.method('LOCK', new LockMethod(davfs.lockTable, fs));
+        server.method('UNLOCK', new UnlockMethod(davfs.lockTable));
+        server.method('PROPFIND', new PropfindMethod());
         return server;
       })();
       s.catch(() => this.servers.delete(agent));
@@ -179,6 +180,25 @@ export class DavService {
     }
 
     const server = await this.server(agent);
+    const davfs = server.rootFileSystem() as AgentDavFileSystem;
+
+    // locks: a write needs the token of every lock that covers what it changes (RFC 4918 §7)
+    const tokens = submittedTokens(typeof req.headers.if === 'string' ? req.headers.if : undefined);
+    const checks: Array<[string, { membership?: boolean; tree?: boolean }]> = [];
+    if (method === 'PUT') checks.push([parsed.path, { membership: !(await davfs.fs.exists(parsed.path)) }]);
+    else if (method === 'DELETE') checks.push([parsed.path, { membership: true, tree: true }]);
+    else if (method === 'MKCOL') checks.push([parsed.path, { membership: true }]);
+    else if (method === 'PROPPATCH') checks.push([parsed.path, {}]);
+    else if (method === 'MOVE') checks.push([parsed.path, { membership: true, tree: true }]);
+    if ((method === 'MOVE' || method === 'COPY') && destParsed) checks.push([destParsed.path, { membership: true, tree: true }]);
+    for (const [path, opts] of checks) {
+      const lock = davfs.lockTable.blocking(path, tokens, opts);
+      if (lock) {
+        res.writeHead(423, { 'content-type': 'application/xml; charset=utf-8' });
+        return void res.end(`<?xml version="1.0" encoding="utf-8"?><D:error xmlns:D="DAV:"><D:lock-token-submitted><D:href>${encodeHref(`/dav/${agent}${lock.root}`)}</D:href></D:lock-token-submitted></D:error>`);
+      }
+    }
+
     if (READ_METHODS.has(method)) {
       try {
         const fs = await AgentFs.open(this.store, agent);
@@ -197,6 +217,8 @@ export class DavService {
       forward.url = rest === '' ? '/' : rest;
       server.executeRequest(forward, res, `/dav/${agent}`);
     });
+    // locks do not survive their resource (DELETE) and do not move with it (MOVE)
+    if ((method === 'DELETE' || method === 'MOVE') && res.statusCode < 300) davfs.lockTable.dropTree(parsed.path);
   }
 
   private async authorized(req: IncomingMessage, agent: string): Promise<boolean> {

@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
+import { parsePath } from '../fs/path.js';
 import type { HTTPRequestContext, Resource } from './lib.js';
+import type { LockTable } from './locks.js';
 
 /**
  * The WebDAV `If:` header (RFC 4918 §10.4), replacing webdav-server's parser, which (2.6.3)
@@ -54,20 +56,9 @@ export function parseIfLists(header: string): List[] | null {
 const promisify = <T>(fn: (cb: (e?: Error | null, v?: T) => void) => void): Promise<T | undefined> =>
   new Promise((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
 
-async function tokenCovers(ctx: HTTPRequestContext, path: string, token: string): Promise<boolean> {
-  const parts = path.split('/').filter(Boolean);
-  for (let i = parts.length; i >= 0; i--) {
-    const p = `/${parts.slice(0, i).join('/')}`;
-    const r = ctx.server.getResourceSync(ctx, p);
-    try {
-      const lm = await promisify<{ getLock(uuid: string, cb: (e?: Error, l?: { depth: number }) => void): void }>((cb) => r.lockManager(cb as never));
-      const lock = await promisify<{ depth: number }>((cb) => lm!.getLock(token, cb as never));
-      if (lock && (i === parts.length || lock.depth === -1)) return true;
-    } catch {
-      // no such resource or no lock: not covered here
-    }
-  }
-  return false;
+function tokenCovers(ctx: HTTPRequestContext, path: string, token: string): boolean {
+  const davfs = ctx.server.rootFileSystem() as unknown as { lockTable?: LockTable };
+  return !!davfs.lockTable?.covering(parsePath(path).path).some((l) => l.token === token);
 }
 
 async function evaluate(ctx: HTTPRequestContext, resource: Resource, lists: List[]): Promise<boolean> {
@@ -88,7 +79,7 @@ async function evaluate(ctx: HTTPRequestContext, resource: Resource, lists: List
     let all = true;
     for (const c of list.conditions) {
       let ok: boolean;
-      if (c.token !== undefined) ok = c.token !== 'DAV:no-lock' && (await tokenCovers(ctx, path, c.token));
+      if (c.token !== undefined) ok = c.token !== 'DAV:no-lock' && tokenCovers(ctx, path, c.token);
       else ok = await promisify<string>((cb) => target.etag(cb as never)).then((e) => e === c.etag, () => false);
       if (c.not) ok = !ok;
       if (!ok) {

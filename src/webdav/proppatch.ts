@@ -1,36 +1,36 @@
-import { STATUS_CODES } from 'node:http';
-import xmlPkg from 'xml-js-builder';
+import type { AgentFs } from '../fs/agentfs.js';
 import type { AgentDavFileSystem } from './davfs.js';
+import { deadName } from './deadprops.js';
 import { dav, type HTTPMethod, type HTTPRequestContext } from './lib.js';
+import { encodeHref } from './propfind.js';
+import { elements, escapeText, parseXml, propElement, serialize } from './xml.js';
 
-const { XML, XMLElementBuilder } = xmlPkg as unknown as typeof import('xml-js-builder');
-const { HTTPCodes, HTTPRequestContext: Ctx } = dav;
+const { HTTPCodes } = dav;
 
 interface Op {
   kind: 'set' | 'remove';
-  name: string;
-  elements: unknown;
-  attributes: unknown;
+  ns: string;
+  local: string;
+  xml: string;
 }
 
 /**
  * PROPPATCH, replacing webdav-server's handler (which writes its response twice — crashing the
- * process with ERR_HTTP_HEADERS_SENT — and applies all sets before all removes). This one applies
- * the instructions in document order, atomically, as ONE commit: protected DAV: properties make
- * the whole request fail (403 for them, 424 for the rest) and nothing changes.
+ * process with ERR_HTTP_HEADERS_SENT — applies all sets before all removes, and loses namespaces).
+ * This one applies the instructions in document order, atomically, as ONE commit; protected DAV:
+ * properties fail the whole request (403 for them, 424 for the rest) and nothing changes.
  */
 export class ProppatchMethod implements HTTPMethod {
   unchunked(ctx: HTTPRequestContext, data: Buffer, callback: () => void): void {
     let ops: Op[];
     try {
-      const root = XML.parse(data.toString("utf8")).find('DAV:propertyupdate');
+      const root = parseXml(data);
+      if (root.ns !== 'DAV:' || root.local !== 'propertyupdate') throw new Error('root must be DAV:propertyupdate');
       ops = [];
-      for (const instr of root.elements) {
-        if (instr.type !== 'element') continue;
-        const kind = instr.name === 'DAV:set' ? 'set' : instr.name === 'DAV:remove' ? 'remove' : null;
-        if (!kind) continue;
-        for (const prop of instr.find('DAV:prop').elements) {
-          if (prop.type === 'element') ops.push({ kind, name: prop.name, elements: prop.elements, attributes: prop.attributes });
+      for (const instr of elements(root)) {
+        if (instr.ns !== 'DAV:' || (instr.local !== 'set' && instr.local !== 'remove')) continue;
+        for (const prop of elements(instr).filter((e) => e.ns === 'DAV:' && e.local === 'prop')) {
+          for (const p of elements(prop)) ops.push({ kind: instr.local, ns: p.ns, local: p.local, xml: serialize(p.children) });
         }
       }
     } catch {
@@ -38,34 +38,32 @@ export class ProppatchMethod implements HTTPMethod {
       return callback();
     }
     ctx.getResource((e, res) => {
-      const r = res!;
       if (e || !res) {
         ctx.setCode(HTTPCodes.NotFound);
         return callback();
       }
-      ctx.checkIfHeader(r, () => {
-        r.fs.isLocked(ctx, r.path, (err, locked) => {
+      ctx.checkIfHeader(res, () => {
+        res.fs.isLocked(ctx, res.path, (err, locked) => {
           if (err || locked) {
             ctx.setCode(locked ? HTTPCodes.Locked : HTTPCodes.InternalServerError);
             return callback();
           }
-          const fs = (r.fs as AgentDavFileSystem).fs;
-          const path = r.path.toString();
-          void this.apply(fs, path, ops).then(
+          const fs = (res.fs as AgentDavFileSystem).fs;
+          const path = res.path.toString();
+          void apply(fs, path, ops).then(
             (statuses) => {
-              const multistatus = new XMLElementBuilder('D:multistatus', { 'xmlns:D': 'DAV:' });
-              const response = multistatus.ele('D:response');
-              response.ele('D:href', undefined, true).add(Ctx.encodeURL(ctx.fullUri()));
               const byCode = new Map<number, string[]>();
-              ops.forEach((op, i) => byCode.set(statuses[i]!, [...(byCode.get(statuses[i]!) ?? []), op.name]));
+              ops.forEach((op, i) => byCode.set(statuses[i]!, [...(byCode.get(statuses[i]!) ?? []), propElement(op.ns, op.local, null)]));
+              let body = `<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>${escapeText(encodeHref((ctx.rootPath ?? '') + path))}</D:href>`;
               for (const [code, names] of byCode) {
-                const propstat = response.ele('D:propstat');
-                const prop = propstat.ele('D:prop');
-                for (const name of names) prop.add(new XMLElementBuilder(name));
-                propstat.ele('D:status').add(`HTTP/1.1 ${code} ${STATUS_CODES[code]}`);
+                const text = code === 200 ? 'OK' : code === 403 ? 'Forbidden' : 'Failed Dependency';
+                body += `<D:propstat><D:prop>${names.join('')}</D:prop><D:status>HTTP/1.1 ${code} ${text}</D:status></D:propstat>`;
               }
+              body += '</D:response></D:multistatus>';
               ctx.setCode(HTTPCodes.MultiStatus);
-              ctx.writeBody(multistatus);
+              ctx.response.setHeader('Content-Type', 'application/xml; charset=utf-8');
+              ctx.response.setHeader('Content-Length', String(Buffer.byteLength(body)));
+              ctx.response.write(body);
               callback();
             },
             (e: unknown) => {
@@ -78,23 +76,24 @@ export class ProppatchMethod implements HTTPMethod {
       });
     });
   }
+}
 
-  /** Returns one HTTP status per op. */
-  private async apply(fs: AgentDavFileSystem['fs'], path: string, ops: Op[]): Promise<number[]> {
-    if (ops.some((o) => o.name.startsWith('DAV:'))) return ops.map((o) => (o.name.startsWith('DAV:') ? 403 : 424));
-    await fs.stat(path); // 404 before anything else
-    if (ops.length === 0) return [];
-    await fs.transaction(`PROPPATCH ${path} (${ops.length} properties)`, async (tx) => {
-      const parsed = tx.writable(path);
-      const target = await tx.resolve(parsed.names, true, path);
-      for (const op of ops) {
-        const key = `dav:${op.name}`;
-        if (op.kind === 'set') await tx.setxattr(target.ino, key, Buffer.from(JSON.stringify({ v: op.elements, a: op.attributes ?? {} })));
-        else await tx.removexattr(target.ino, key).catch((e: unknown) => {
+/** Returns one HTTP status per op. */
+async function apply(fs: AgentFs, path: string, ops: Op[]): Promise<number[]> {
+  await fs.stat(path); // 404 before anything else
+  if (ops.some((o) => o.ns === 'DAV:')) return ops.map((o) => (o.ns === 'DAV:' ? 403 : 424));
+  if (ops.length === 0) return [];
+  await fs.transaction(`PROPPATCH ${path} (${ops.length} properties)`, async (tx) => {
+    const parsed = tx.writable(path);
+    const target = await tx.resolve(parsed.names, true, path);
+    for (const op of ops) {
+      const key = deadName(op.ns, op.local);
+      if (op.kind === 'set') await tx.setxattr(target.ino, key, Buffer.from(JSON.stringify({ x: op.xml })));
+      else
+        await tx.removexattr(target.ino, key).catch((e: unknown) => {
           if ((e as { code?: string }).code !== 'ENODATA') throw e;
         });
-      }
-    });
-    return ops.map(() => 200);
-  }
+    }
+  });
+  return ops.map(() => 200);
 }
