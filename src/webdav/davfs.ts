@@ -1,6 +1,6 @@
 import { Readable, type Writable } from 'node:stream';
 import type { AgentFs } from '../fs/agentfs.js';
-import { parsePath } from '../fs/path.js';
+import { parentOf, parsePath } from '../fs/path.js';
 import { BlockStager } from '../fs/stream.js';
 import type { Stat } from '../fs/types.js';
 import { toDavError } from './errors.js';
@@ -112,7 +112,7 @@ export class AgentDavFileSystem extends FileSystem {
 
   protected override _create(path: Path, ctx: CreateInfo, callback: (e?: Error) => void): void {
     const p = path.toString();
-    const op = ctx.type.isDirectory ? this.fs.mkdir(p) : this.fs.transaction(`create ${p}`, (tx) => tx.openFile(p, { create: true, exclusive: true }));
+    const op = ctx.type.isDirectory ? this.fs.transaction(`MKCOL ${p}`, (tx) => tx.mkdir(p, 0o755)) : this.fs.transaction(`PUT ${p} (create)`, (tx) => tx.openFile(p, { create: true, exclusive: true }));
     op.then(() => {
       this.invalidate(ctx.context);
       callback();
@@ -120,7 +120,7 @@ export class AgentDavFileSystem extends FileSystem {
   }
 
   protected override _delete(path: Path, ctx: DeleteInfo, callback: (e?: Error) => void): void {
-    this.fs.rm(path.toString(), { recursive: true }).then(() => {
+    this.fs.transaction(`DELETE ${path.toString()}`, (tx) => tx.remove(path.toString(), true)).then(() => {
       this.invalidate(ctx.context);
       callback();
     }, (e: unknown) => callback(toDavError(e)));
@@ -135,7 +135,7 @@ export class AgentDavFileSystem extends FileSystem {
       return callback(toDavError(e));
     }
     const stager = new BlockStager(this.fs.store, this.options.maxUploadBytes, async (s) => {
-      await this.fs.transaction(`write ${p} (${s.size} bytes)`, async (tx) => {
+      await this.fs.transaction(`PUT ${p} (${s.size} bytes)`, async (tx) => {
         const ino = await tx.openFile(p, { create: true });
         await tx.setContent(ino, s.blocks, s.size);
       });
@@ -170,19 +170,27 @@ export class AgentDavFileSystem extends FileSystem {
     );
   }
 
+  /** 409 Conflict when the destination's parent collection does not exist (RFC 4918 §9.8.5, §9.9.4). */
+  private async destinationParentExists(dst: string): Promise<void> {
+    const parent = parentOf(parsePath(dst).path);
+    if (!(await this.fs.exists(parent)) || (await this.fs.stat(parent)).type !== 'dir') {
+      throw Object.assign(new Error('missing parent'), { dav: Errors.IntermediateResourceMissing });
+    }
+  }
+
   /** MOVE: one commit, replacing the destination when allowed. */
   protected override _move(from: Path, to: Path, ctx: MoveInfo, callback: Cb<boolean>): void {
     const src = from.toString();
     const dst = to.toString();
     this.run(
-      this.fs
-        .transaction(`move ${src} -> ${dst}`, async (tx) => {
+      this.destinationParentExists(dst)
+        .then(() => this.fs.transaction(`MOVE ${src} -> ${dst}`, async (tx) => {
           const existing = await tx.resolve(parsePath(dst).names, false).catch(() => null);
           if (existing && !ctx.overwrite) throw Object.assign(new Error('exists'), { dav: Errors.ResourceAlreadyExists });
           if (existing) await tx.remove(dst, true);
           await tx.rename(src, dst);
           return existing !== null;
-        })
+        }))
         .then((r) => {
           this.invalidate(ctx.context);
           return r.value;
@@ -200,8 +208,9 @@ export class AgentDavFileSystem extends FileSystem {
     const dst = to.toString();
     this.run(
       (async () => {
+        await this.destinationParentExists(dst);
         const { view, parsed } = await this.fs.viewFor(src);
-        const res = await this.fs.transaction(`copy ${src} -> ${dst}`, async (tx) => {
+        const res = await this.fs.transaction(`COPY ${src} -> ${dst}`, async (tx) => {
           const existing = await tx.resolve(parsePath(dst).names, false).catch(() => null);
           if (existing && !ctx.overwrite) throw Object.assign(new Error('exists'), { dav: Errors.ResourceAlreadyExists });
           if (existing) await tx.remove(dst, true);

@@ -10,9 +10,10 @@ import type { Store } from '../store/index.js';
 import { Lru } from '../util/lru.js';
 import { AgentDavFileSystem } from './davfs.js';
 import { dav, type WebDAVServer } from './lib.js';
-import { installIfHeaderFix } from './ifheader.js';
+import { evaluateIf, installIfHeaderFix, parseIfLists } from './ifheader.js';
 import { LockMethod, UnlockMethod, submittedTokens } from './locks.js';
-import { PropfindMethod, encodeHref } from './propfind.js';
+import { PropfindMethod, encodeHref, etagOf } from './propfind.js';
+import type { Stat } from '../fs/types.js';
 import { ProppatchMethod } from './proppatch.js';
 import { parseXml } from './xml.js';
 
@@ -34,6 +35,21 @@ function send(res: ServerResponse, status: number, message: string, headers: Rec
   if (res.headersSent) return void res.end();
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
   res.end(`${message}\n`);
+}
+
+/** If-Match / If-None-Match / If-Modified-Since / If-Unmodified-Since against the current state. */
+function evaluatePreconditions(method: string, h: IncomingMessage['headers'], st: Stat | null): 200 | 304 | 412 {
+  const etag = st ? etagOf(st) : null;
+  const list = (v: string | undefined): string[] => (v ?? '').split(',').map((x) => x.trim().replace(/^W\//, '')).filter(Boolean);
+  const ifMatch = list(h['if-match']);
+  if (ifMatch.length && !(st && (ifMatch.includes('*') || ifMatch.includes(etag!)))) return 412;
+  const ifNone = list(h['if-none-match']);
+  if (ifNone.length && st && (ifNone.includes('*') || ifNone.includes(etag!))) return method === 'GET' || method === 'HEAD' ? 304 : 412;
+  const unmod = h['if-unmodified-since'];
+  if (unmod && st && !ifMatch.length && Math.floor(st.mtimeMs / 1000) > Math.floor(Date.parse(unmod) / 1000)) return 412;
+  const mod = h['if-modified-since'];
+  if (mod && st && !ifNone.length && (method === 'GET' || method === 'HEAD') && Math.floor(st.mtimeMs / 1000) <= Math.floor(Date.parse(mod) / 1000)) return 304;
+  return 200;
 }
 
 /** Validates the XML body of methods that take one; returns what is wrong, or null. */
@@ -120,6 +136,7 @@ export class DavService {
       return send(res, 400, 'bad request: malformed percent-encoding in the path');
     }
     if (decoded.split('/').some((seg) => seg === '..' || seg === '.')) return send(res, 400, 'bad request: "." and ".." segments are not allowed');
+    if (url.includes('#')) return send(res, 400, 'bad request: a fragment (#) is not part of a resource name; percent-encode it as %23');
     const m = /^\/dav\/([^/]+)(\/.*)?$/.exec(decoded);
     if (!m) return send(res, 404, 'not found: use /dav/<agent>/');
     const agent = m[1]!;
@@ -182,8 +199,20 @@ export class DavService {
     const server = await this.server(agent);
     const davfs = server.rootFileSystem() as AgentDavFileSystem;
 
+    // the If header is a precondition: evaluated before locks, so a false one is 412, not 423
+    const ifHeader = typeof req.headers.if === 'string' ? req.headers.if : undefined;
+    if (ifHeader !== undefined) {
+      const holds = await evaluateIf(parseIfLists(ifHeader), {
+        path: parsed.path,
+        rootPrefix: `/dav/${agent}`,
+        tokenCovers: (p, t) => davfs.lockTable.covering(p).some((l) => l.token === t),
+        etag: (p) => davfs.fs.stat(p).then((st) => (st.type === 'dir' ? null : etagOf(st)), () => null),
+      });
+      if (!holds) return send(res, 412, 'precondition failed: no list of the If header holds');
+    }
+
     // locks: a write needs the token of every lock that covers what it changes (RFC 4918 §7)
-    const tokens = submittedTokens(typeof req.headers.if === 'string' ? req.headers.if : undefined);
+    const tokens = submittedTokens(ifHeader);
     const checks: Array<[string, { membership?: boolean; tree?: boolean }]> = [];
     if (method === 'PUT') checks.push([parsed.path, { membership: !(await davfs.fs.exists(parsed.path)) }]);
     else if (method === 'DELETE') checks.push([parsed.path, { membership: true, tree: true }]);
@@ -199,16 +228,27 @@ export class DavService {
       }
     }
 
+    // the version a read sees, validators, and conditional requests (RFC 9110 §13)
+    let current: Stat | null = null;
+    try {
+      current = await davfs.fs.stat(inner);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
+    }
     if (READ_METHODS.has(method)) {
-      try {
-        const fs = await AgentFs.open(this.store, agent);
-        const version = parsed.selector ? (await fs.viewFor(inner)).view.version : await fs.head();
-        res.setHeader('X-Timefs-Version', version);
-      } catch (e) {
-        if (e instanceof FsError) return send(res, e.code === 'EINVAL' ? 400 : 404, `${e.message}`);
-        throw e;
+      res.setHeader('X-Timefs-Version', current ? current.version : parsed.selector ? (await davfs.fs.viewFor(inner)).view.version : await davfs.fs.head());
+      if (current && current.type !== 'dir' && method !== 'PROPFIND') {
+        res.setHeader('ETag', etagOf(current));
+        res.setHeader('Last-Modified', new Date(current.mtimeMs).toUTCString());
       }
     }
+    const verdict = evaluatePreconditions(method, req.headers, current);
+    if (verdict === 304) {
+      res.writeHead(304);
+      return void res.end();
+    }
+    if (verdict === 412) return send(res, 412, 'precondition failed: If-Match / If-None-Match / If-Unmodified-Since did not hold for the current version');
     await new Promise<void>((resolve) => {
       res.on('close', resolve);
       res.on('finish', resolve);

@@ -56,14 +56,21 @@ export function parseIfLists(header: string): List[] | null {
 const promisify = <T>(fn: (cb: (e?: Error | null, v?: T) => void) => void): Promise<T | undefined> =>
   new Promise((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
 
-function tokenCovers(ctx: HTTPRequestContext, path: string, token: string): boolean {
-  const davfs = ctx.server.rootFileSystem() as unknown as { lockTable?: LockTable };
-  return !!davfs.lockTable?.covering(parsePath(path).path).some((l) => l.token === token);
+export interface IfContext {
+  /** the request's own path (untagged lists apply to it) */
+  path: string;
+  /** the URL path prefix of this agent's tree, e.g. /dav/alice */
+  rootPrefix: string;
+  tokenCovers(path: string, token: string): boolean;
+  etag(path: string): Promise<string | null>;
 }
 
-async function evaluate(ctx: HTTPRequestContext, resource: Resource, lists: List[]): Promise<boolean> {
+/** True when some list of the header holds (RFC 4918 §10.4); null lists (malformed) never hold. */
+export async function evaluateIf(lists: List[] | null, c: IfContext): Promise<boolean> {
+  if (lists === null) return false;
+  if (lists.length === 0) return true;
   for (const list of lists) {
-    let path = resource.path.toString();
+    let path = c.path;
     if (list.tag !== null) {
       let tagged: string;
       try {
@@ -71,17 +78,13 @@ async function evaluate(ctx: HTTPRequestContext, resource: Resource, lists: List
       } catch {
         continue;
       }
-      const root = ctx.rootPath ?? '';
-      if (!tagged.startsWith(root)) continue;
-      path = tagged.slice(root.length) || '/';
+      if (!tagged.startsWith(c.rootPrefix)) continue;
+      path = tagged.slice(c.rootPrefix.length) || '/';
     }
-    const target = ctx.server.getResourceSync(ctx, path);
     let all = true;
-    for (const c of list.conditions) {
-      let ok: boolean;
-      if (c.token !== undefined) ok = c.token !== 'DAV:no-lock' && tokenCovers(ctx, path, c.token);
-      else ok = await promisify<string>((cb) => target.etag(cb as never)).then((e) => e === c.etag, () => false);
-      if (c.not) ok = !ok;
+    for (const cond of list.conditions) {
+      let ok = cond.token !== undefined ? cond.token !== 'DAV:no-lock' && c.tokenCovers(parsePath(path).path, cond.token) : (await c.etag(path)) === cond.etag;
+      if (cond.not) ok = !ok;
       if (!ok) {
         all = false;
         break;
@@ -92,12 +95,17 @@ async function evaluate(ctx: HTTPRequestContext, resource: Resource, lists: List
   return false;
 }
 
+/** The replacement for webdav-server's parseIfHeader, same shape, on our lock table. */
 export function parseIfHeader(header: string): Check {
   const lists = parseIfLists(header);
   return (ctx, resource, cb) => {
-    if (lists === null) return cb(null, false); // malformed: the precondition fails (412)
-    if (lists.length === 0) return cb(null, true);
-    evaluate(ctx, resource, lists).then((ok) => cb(null, ok), (e: Error) => cb(e, false));
+    const davfs = ctx.server.rootFileSystem() as unknown as { lockTable?: LockTable };
+    evaluateIf(lists, {
+      path: resource.path.toString(),
+      rootPrefix: ctx.rootPath ?? '',
+      tokenCovers: (p, t) => !!davfs.lockTable?.covering(p).some((l) => l.token === t),
+      etag: (p) => new Promise((resolve) => ctx.server.getResourceSync(ctx, p).etag((e, v) => resolve(e ? null : (v ?? null)))),
+    }).then((ok) => cb(null, ok), (e: Error) => cb(e, false));
   };
 }
 
