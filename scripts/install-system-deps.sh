@@ -3,9 +3,10 @@
 #   fuse, libfuse2  — the FUSE mount (fuse-native's prebuild links libfuse.so.2; fusermount)
 #   gcc, make, autoconf, automake, libtool, perl — build and run pjdfstest / fsx from ../shared/suites
 #   litmus          — WebDAV compliance suite
+#   rclone, cadaver, davfs2 — real WebDAV clients the tests drive
 set -euo pipefail
 
-PKGS=(fuse libfuse2 gcc libc6-dev make autoconf automake libtool perl litmus)
+PKGS=(fuse libfuse2 gcc libc6-dev make autoconf automake libtool perl litmus rclone cadaver davfs2)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

@@ -125,6 +125,10 @@ export class DavService {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    res.on('finish', () =>
+      this.options.logger.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started, depth: req.headers.depth }, 'webdav'),
+    );
     const url = req.url ?? '/';
     const rawPath = url.split('?')[0]!;
     // path safety: no encoded slashes or NULs, no dot segments (clients must send normalized URLs)
@@ -234,6 +238,8 @@ export class DavService {
       current = await davfs.fs.stat(inner);
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
+      // a version that cannot be read (expired, future, before the first commit): say why
+      if (e.reason && e.reason !== 'UNKNOWN_NAMESPACE') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
       if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
     }
     if (READ_METHODS.has(method)) {
@@ -255,6 +261,12 @@ export class DavService {
       // webdav-server expects the mount prefix stripped from the URL and given as rootPath (for hrefs)
       const rest = url.slice(`/dav/${agent}`.length);
       forward.url = rest === '' ? '/' : rest;
+      // authentication is ours (above): the library would try its own Digest scheme on the header
+      // and answer 401, and it advertises that scheme on every response
+      delete forward.headers.authorization;
+      const setHeader = res.setHeader.bind(res);
+      res.setHeader = (name: string, value: number | string | readonly string[]) =>
+        name.toLowerCase() === 'www-authenticate' ? res : setHeader(name, value);
       server.executeRequest(forward, res, `/dav/${agent}`);
     });
     // locks do not survive their resource (DELETE) and do not move with it (MOVE)
