@@ -6,11 +6,13 @@ import { printTable, type Row } from './harness.js';
 import { benchFs } from './fs.js';
 import { benchKvLayout } from './kv-layout.js';
 import { benchStore } from './store.js';
+import { benchWebdav } from './webdav.js';
 
 const suites: Record<string, () => Promise<Row[]>> = {
   'kv-layout': benchKvLayout,
   store: benchStore,
   fs: benchFs,
+  webdav: benchWebdav,
 };
 
 const wanted = process.argv.slice(2);

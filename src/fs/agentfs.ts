@@ -230,7 +230,7 @@ export class AgentFs implements TxHost {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
       const r = await view.resolve(parsed.names, true, path);
-      return view.listxattr(r.ino);
+      return view.listxattr(r.ino, r.inode);
     }, path);
   }
 

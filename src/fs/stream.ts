@@ -47,16 +47,32 @@ export class BlockStager extends Writable {
     }
   }
 
+  /** Chunk uploads in flight: a few at once overlap hashing, writing and fsync. */
+  private readonly inflight = new Set<Promise<void>>();
+  private static readonly PARALLEL = 4;
+
   private async flushBlock(last: boolean): Promise<void> {
-    if (this.currentLength === 0 && !last) return;
-    if (this.currentLength === 0) return;
-    const data = Buffer.concat(this.current, this.currentLength);
-    this.current = [];
-    this.currentLength = 0;
-    if (data.equals(Buffer.alloc(data.length))) this.blocks.push(undefined);
-    else if (data.length <= INLINE_MAX && this.inlineBytes < 4 * BLOCK_SIZE) {
-      this.inlineBytes += data.length;
-      this.blocks.push(data);
-    } else this.blocks.push(await this.store.putBlob(data));
+    if (this.currentLength > 0) {
+      const data = Buffer.concat(this.current, this.currentLength);
+      this.current = [];
+      this.currentLength = 0;
+      const index = this.blocks.length;
+      this.blocks.push(undefined);
+      if (data.equals(Buffer.alloc(data.length))) {
+        // a hole
+      } else if (data.length <= INLINE_MAX && this.inlineBytes < 4 * BLOCK_SIZE) {
+        this.inlineBytes += data.length;
+        this.blocks[index] = data;
+      } else {
+        const p = this.store.putBlob(data).then((ref) => {
+          this.blocks[index] = ref;
+          this.inflight.delete(p);
+        });
+        p.catch(() => {}); // handled: the error surfaces where the upload is awaited (race/all below)
+        this.inflight.add(p);
+        if (this.inflight.size >= BlockStager.PARALLEL) await Promise.race(this.inflight);
+      }
+    }
+    if (last) await Promise.all(this.inflight);
   }
 }

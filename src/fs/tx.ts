@@ -393,6 +393,7 @@ export class FsTx extends FsView {
     if (flags.create && exists) throw fsError('EEXIST', `xattr ${name} exists`);
     if (flags.replace && !exists) throw fsError('ENODATA', `no xattr ${name}`);
     this.batch.set(xattrKey(ino, name), Buffer.from(value));
+    inode.xattr = true;
     this.stampChange(inode, false);
     this.put(ino, inode);
   }
@@ -401,6 +402,7 @@ export class FsTx extends FsView {
     const inode = await this.mustInode(ino);
     if ((await this.batch.get(xattrKey(ino, name))) === undefined) throw fsError('ENODATA', `no xattr ${name}`);
     this.batch.delete(xattrKey(ino, name));
+    if ((await this.batch.list(xattrPrefix(ino), { limit: 1 })).length === 0) delete inode.xattr;
     this.stampChange(inode, false);
     this.put(ino, inode);
   }
@@ -420,7 +422,7 @@ export class FsTx extends FsView {
     if (inode.type === 'file') {
       for (const bi of await this.blockIndexes(ino, 0, Math.ceil(inode.size / BLOCK_SIZE))) this.batch.delete(blockKey(ino, bi));
     }
-    for (const e of await this.batch.list(xattrPrefix(ino))) this.batch.delete(e.key);
+    if (inode.xattr) for (const e of await this.batch.list(xattrPrefix(ino))) this.batch.delete(e.key);
     this.inodes.set(ino, null);
     this.dirty.add(ino);
   }
@@ -585,7 +587,10 @@ export class FsTx extends FsView {
     inode.size = srcInode.size;
     inode.mtime = srcInode.mtime;
     inode.atime = srcInode.atime;
-    for (const e of await from.reader.list(xattrPrefix(srcIno))) this.batch.set(xattrKey(ino, e.key[2] as string), e.value);
+    if (srcInode.xattr) {
+      for (const e of await from.reader.list(xattrPrefix(srcIno))) this.batch.set(xattrKey(ino, e.key[2] as string), e.value);
+      inode.xattr = true;
+    }
     if (srcInode.type === 'file') {
       counts.files++;
       counts.bytes += srcInode.size;

@@ -154,7 +154,9 @@ export class FsView {
     return v instanceof BlobRef ? this.store.getBlob(v) : v;
   }
 
-  async listxattr(ino: number): Promise<string[]> {
+  /** Pass the inode when you have it: one without the xattr flag has none, and no scan is needed. */
+  async listxattr(ino: number, inode?: Inode): Promise<string[]> {
+    if (inode && !inode.xattr) return [];
     return (await this.reader.list(xattrPrefix(ino))).map((e) => e.key[2] as string);
   }
 

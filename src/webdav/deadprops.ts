@@ -1,3 +1,4 @@
+import type { Inode } from '../fs/types.js';
 import type { FsView } from '../fs/view.js';
 
 /**
@@ -20,9 +21,9 @@ export function parseDeadName(xattr: string): { ns: string; local: string } | nu
 
 export const deadName = (ns: string, local: string): string => `${DEAD_PREFIX}{${ns}}${local}`;
 
-export async function readDeadProps(view: FsView, ino: number): Promise<DeadProp[]> {
+export async function readDeadProps(view: FsView, ino: number, inode: Inode): Promise<DeadProp[]> {
   const out: DeadProp[] = [];
-  for (const name of await view.listxattr(ino)) {
+  for (const name of await view.listxattr(ino, inode)) {
     const id = parseDeadName(name);
     if (!id) continue;
     const raw = await view.getxattr(ino, name);

@@ -12,6 +12,7 @@ import { AgentDavFileSystem } from './davfs.js';
 import { dav, type WebDAVServer } from './lib.js';
 import { evaluateIf, installIfHeaderFix, parseIfLists } from './ifheader.js';
 import { LockMethod, UnlockMethod, submittedTokens } from './locks.js';
+import { serveFile } from './get.js';
 import { PropfindMethod, encodeHref, etagOf } from './propfind.js';
 import type { Stat } from '../fs/types.js';
 import { ProppatchMethod } from './proppatch.js';
@@ -255,6 +256,9 @@ export class DavService {
       return void res.end();
     }
     if (verdict === 412) return send(res, 412, 'precondition failed: If-Match / If-None-Match / If-Unmodified-Since did not hold for the current version');
+    if ((method === 'GET' || method === 'HEAD') && current && current.type !== 'dir' && ifHeader === undefined) {
+      return serveFile(davfs.fs, req, res, parsed, current);
+    }
     await new Promise<void>((resolve) => {
       res.on('close', resolve);
       res.on('finish', resolve);

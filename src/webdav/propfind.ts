@@ -1,7 +1,7 @@
 import mime from 'mime-types';
 import type { AgentFs } from '../fs/agentfs.js';
 import { parsePath } from '../fs/path.js';
-import type { Stat } from '../fs/types.js';
+import type { Inode, Stat } from '../fs/types.js';
 import type { FsView } from '../fs/view.js';
 import type { AgentDavFileSystem } from './davfs.js';
 import { readDeadProps } from './deadprops.js';
@@ -74,11 +74,12 @@ export class PropfindMethod implements HTTPMethod {
     const fs: AgentFs = davfs.fs;
     const { view, parsed } = await fs.viewFor(path);
     const target = await view.resolve(parsed.names, true, path);
-    const items: Array<{ path: string; stat: Stat }> = [{ path, stat: view.statOf(target.ino, target.inode) }];
+    const items: Array<{ path: string; stat: Stat; inode: Inode }> = [{ path, stat: view.statOf(target.ino, target.inode), inode: target.inode }];
     if (depth1 && target.inode.type === 'dir') {
       const base = path.endsWith('/') ? path : `${path}/`;
       for (const e of await view.readdir(target.ino)) {
-        items.push({ path: base + e.name, stat: view.statOf(e.ino, await view.mustInode(e.ino)) });
+        const inode = await view.mustInode(e.ino);
+        items.push({ path: base + e.name, stat: view.statOf(e.ino, inode), inode });
       }
     }
     const root = ctx.rootPath ?? '';
@@ -91,7 +92,7 @@ export class PropfindMethod implements HTTPMethod {
       const found: string[] = [];
       const missing: string[] = [];
       const live = await this.liveProps(davfs, item.path, item.stat, root);
-      const dead = await readDeadProps(view, item.stat.ino);
+      const dead = await readDeadProps(view, item.stat.ino, item.inode);
       if (mode.kind === 'propname') {
         for (const name of Object.keys(live)) found.push(`<D:${name}/>`);
         for (const d of dead) found.push(propElement(d.ns, d.local, null));

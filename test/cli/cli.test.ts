@@ -110,3 +110,33 @@ describe.runIf(built.run)('timefs CLI', () => {
   });
 });
 if (!built.run) describe('timefs CLI', () => it.skip(built.reason, () => {}));
+
+describe.runIf(built.run)('timefs serve', () => {
+  it('listens on loopback, serves WebDAV, and shuts down cleanly on SIGTERM', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../helpers/cli.js');
+    const data = tempDir('serve-cli');
+    const child = spawn(process.execPath, [CLI, '--data', data, 'serve', '--port', '0', '--no-auth'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      let url = '';
+      for (let i = 0; i < 100 && !url; i++) {
+        url = /timefs serving WebDAV at (http:\/\/127\.0\.0\.1:\d+)\/dav/.exec(log)?.[1] ?? '';
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(url, log).not.toBe('');
+      expect(log).toMatch(/AUTHENTICATION IS OFF/);
+      expect((await fetch(`${url}/dav/default/hello.txt`, { method: 'PUT', body: 'hi' })).status).toBe(201);
+      expect(await (await fetch(`${url}/dav/default/hello.txt`)).text()).toBe('hi');
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(log).toMatch(/shutting down/);
+      // the data is in the store, readable by the CLI after the server is gone
+      expect(timefs(data, ['cat', '/hello.txt']).stdout).toBe('hi');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

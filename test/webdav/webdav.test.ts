@@ -84,7 +84,7 @@ describe('time travel over WebDAV', () => {
       ['webdav', 'DELETE /artifacts/doc.md'],
       ['webdav', 'PUT /artifacts/doc.md (12 bytes)'],
       ['webdav', 'PUT /artifacts/doc.md (11 bytes)'],
-      ['webdav', 'PUT /artifacts/doc.md (create)'],
+      ['webdav', 'MKCOL /artifacts'],
     ]);
   });
 

@@ -23,6 +23,9 @@ export function registerServeCommands(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port '${opts.port}'`);
       const address = await app.listen({ host: opts.host, port });
       logger.info({ url: `${address}/dav/<agent>/` }, `timefs serving WebDAV at ${address}/dav/<agent>/ (data: ${ctx.options.data ?? process.env.TIMEFS_DATA ?? '.timefs'})`);
+      if (opts.auth) {
+        logger.info(`credentials: HTTP Basic, user = agent name, password = a token from \`timefs agents token <agent>\` (e.g. default)`);
+      }
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
