@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { FsError } from '../fs/errors.js';
 import { StoreError } from '../store/errors.js';
+import { UserError } from '../util/errors.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerServeCommands } from './commands/serve.js';
@@ -11,7 +12,7 @@ import { registerTransferCommands } from './commands/transfer.js';
 /** Errors a user can act on print as one line; anything else is a bug and says how to get a trace. */
 function report(err: unknown): number {
   if (err instanceof CommanderError) return err.exitCode;
-  if (err instanceof FsError || err instanceof StoreError) {
+  if (err instanceof FsError || err instanceof StoreError || err instanceof UserError) {
     process.stderr.write(`timefs: ${err.message}\n`);
     return 1;
   }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { UserError } from '../util/errors.js';
 import type { KvEngine, KvPair, KvTransaction, RangeOptions, TransactResult } from './types.js';
 
 /**
@@ -36,12 +37,12 @@ interface FdbModule {
   open(clusterFile?: string): FdbDatabase;
 }
 
-export class FdbUnavailableError extends Error {
+export class FdbUnavailableError extends UserError {
   constructor(cause: unknown) {
     super(
       'the FoundationDB engine needs the `foundationdb` npm package and the FDB client library (libfdb_c). ' +
         'Install the FoundationDB client package for your OS, then `npm install foundationdb`; ' +
-        `or use the default engine (--engine sqlite). Cause: ${cause instanceof Error ? cause.message : String(cause)}`,
+        `or use the default engine (--engine sqlite). Cause: ${(cause instanceof Error ? cause.message : String(cause)).split('\n')[0]}`,
     );
     this.name = 'FdbUnavailableError';
   }

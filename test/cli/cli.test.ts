@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliBuilt, timefs } from '../helpers/cli.js';
@@ -138,5 +139,22 @@ describe.runIf(built.run)('timefs serve', () => {
     } finally {
       child.kill('SIGKILL');
     }
+  });
+});
+
+const fdbAbsent = (() => {
+  try {
+    createRequire(import.meta.url).resolve('foundationdb');
+    return false;
+  } catch {
+    return true;
+  }
+})();
+
+describe.runIf(built.run && fdbAbsent)('engine selection', () => {
+  it('explains in one line what to install when the FoundationDB engine is chosen without its library', () => {
+    const r = timefs(tempDir('fdb'), ['--engine', 'fdb', 'ls']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^timefs: the FoundationDB engine needs the `foundationdb` npm package and the FDB client library \(libfdb_c\)\. .* or use the default engine \(--engine sqlite\)\. Cause: Cannot find module 'foundationdb'\n$/);
   });
 });

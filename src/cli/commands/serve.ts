@@ -39,6 +39,11 @@ export function registerServeCommands(program: Command): void {
             process.exit(1);
           });
       };
+      // webdav-server throws inside its own async callbacks, where no request handler can catch it.
+      // Every change is committed atomically in the store, so one broken request must not take the
+      // server (and every other agent's session) down: log it loudly and keep serving.
+      process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception (a bug; the server keeps serving)'));
+      process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection (a bug; the server keeps serving)'));
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
