@@ -150,7 +150,7 @@ export class Namespace {
     if (meta.watermark && at < meta.watermark && !(await this.isPinned(at))) {
       throw new StoreError(
         'VERSION_EXPIRED',
-        `version expired: ${at} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(meta.watermark)}`,
+        this.expiredMessage(at, meta.watermark),
       );
     }
     return new Snapshot(this.kv, this.id, at);
@@ -230,10 +230,7 @@ export class Namespace {
     const rows = await this.kv.getRange(prefix, Buffer.concat([prefix, timeBytes(micros + 1000n)]), { reverse: true, limit: 1 });
     const watermark = await this.watermark();
     if (rows.length === 0 && watermark) {
-      throw new StoreError(
-        'VERSION_EXPIRED',
-        `version expired: ${when.toISOString()} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(watermark)}`,
-      );
+      throw new StoreError('VERSION_EXPIRED', this.expiredMessage(when.toISOString(), watermark));
     }
     if (rows.length === 0) {
       const first = await this.kv.getRange(prefix, prefixEnd(prefix), { limit: 1 });
@@ -246,12 +243,13 @@ export class Namespace {
     }
     const stamp = versionFromBytes(rows[0]!.key.subarray(prefix.length + 8));
     if (watermark && stamp < watermark) {
-      throw new StoreError(
-        'VERSION_EXPIRED',
-        `version expired: ${when.toISOString()} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(watermark)}`,
-      );
+      throw new StoreError('VERSION_EXPIRED', this.expiredMessage(when.toISOString(), watermark));
     }
     return readVersionOf(stamp);
+  }
+
+  private expiredMessage(what: string, watermark: Version): string {
+    return `version expired: ${what} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(watermark)}`;
   }
 
   /** Pins keep a version readable through GC, whatever the retention window. */

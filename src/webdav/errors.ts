@@ -27,3 +27,26 @@ export function toDavError(err: unknown): Error {
       return err;
   }
 }
+
+/** The same table as HTTP statuses, for the handlers that answer without the library. */
+export function statusOf(err: unknown): number {
+  const code = (err as { code?: string }).code;
+  switch (code) {
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return 404;
+    case 'EINVAL':
+    case 'ENAMETOOLONG':
+      return 400;
+    case 'EROFS':
+    case 'EPERM':
+    case 'EACCES':
+      return 403;
+    case 'EEXIST':
+      return 405;
+    case 'EFBIG':
+      return 507;
+    default:
+      return 500;
+  }
+}

@@ -3,7 +3,7 @@ import type { AgentFs } from '../fs/agentfs.js';
 import { isWithin, parentOf, parsePath } from '../fs/path.js';
 import { dav, type HTTPMethod, type HTTPRequestContext } from './lib.js';
 import { encodeHref } from './propfind.js';
-import { child, elements, escapeText, parseXml, serialize } from './xml.js';
+import { child, elements, escapeText, parseXml, respond, serialize } from './xml.js';
 
 const { HTTPCodes } = dav;
 
@@ -101,14 +101,6 @@ export function activeLockXml(l: DavLock, rootPrefix: string): string {
     `<D:timeout>Second-${secs}</D:timeout><D:locktoken><D:href>${escapeText(l.token)}</D:href></D:locktoken>` +
     `<D:lockroot><D:href>${escapeText(encodeHref(rootPrefix + l.root))}</D:href></D:lockroot></D:activelock>`
   );
-}
-
-function respond(ctx: HTTPRequestContext, code: number, body: string, headers: Record<string, string> = {}): void {
-  ctx.setCode(code);
-  for (const [k, v] of Object.entries(headers)) ctx.response.setHeader(k, v);
-  ctx.response.setHeader('Content-Type', 'application/xml; charset=utf-8');
-  ctx.response.setHeader('Content-Length', String(Buffer.byteLength(body)));
-  ctx.response.write(body);
 }
 
 const XML_HEAD = '<?xml version="1.0" encoding="utf-8"?>';

@@ -7,7 +7,8 @@ import type { AgentDavFileSystem } from './davfs.js';
 import { readDeadProps } from './deadprops.js';
 import { activeLockXml } from './locks.js';
 import { dav, type HTTPMethod, type HTTPRequestContext } from './lib.js';
-import { child, elements, escapeText, parseXml, propElement, clark } from './xml.js';
+import { statusOf } from './errors.js';
+import { child, elements, escapeText, parseXml, propElement, clark, respond } from './xml.js';
 
 const { HTTPCodes } = dav;
 
@@ -33,9 +34,7 @@ export class PropfindMethod implements HTTPMethod {
   unchunked(ctx: HTTPRequestContext, data: Buffer, callback: () => void): void {
     const depthHeader = (ctx.headers.find('Depth') ?? 'infinity').toLowerCase();
     if (depthHeader !== '0' && depthHeader !== '1') {
-      ctx.setCode(HTTPCodes.Forbidden);
-      ctx.response.setHeader('Content-Type', 'application/xml; charset=utf-8');
-      ctx.response.end('<?xml version="1.0" encoding="utf-8"?><D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>');
+      respond(ctx, HTTPCodes.Forbidden, '<?xml version="1.0" encoding="utf-8"?><D:error xmlns:D="DAV:"><D:propfind-finite-depth/></D:error>');
       return callback();
     }
     let mode: Mode = { kind: 'allprop' };
@@ -56,15 +55,11 @@ export class PropfindMethod implements HTTPMethod {
     const path = ctx.requested.path.toString();
     this.render(ctx, davfs, path, depthHeader === '1', mode).then(
       (body) => {
-        ctx.setCode(HTTPCodes.MultiStatus);
-        ctx.response.setHeader('Content-Type', 'application/xml; charset=utf-8');
-        ctx.response.setHeader('Content-Length', String(Buffer.byteLength(body)));
-        ctx.response.write(body);
+        respond(ctx, HTTPCodes.MultiStatus, body);
         callback();
       },
       (e: unknown) => {
-        const code = (e as { code?: string }).code;
-        ctx.setCode(code === 'ENOENT' || code === 'ENOTDIR' ? HTTPCodes.NotFound : code === 'EINVAL' ? HTTPCodes.BadRequest : HTTPCodes.InternalServerError);
+        ctx.setCode(statusOf(e));
         callback();
       },
     );

@@ -3,7 +3,8 @@ import type { AgentDavFileSystem } from './davfs.js';
 import { deadName } from './deadprops.js';
 import { dav, type HTTPMethod, type HTTPRequestContext } from './lib.js';
 import { encodeHref } from './propfind.js';
-import { elements, escapeText, parseXml, propElement, serialize } from './xml.js';
+import { statusOf } from './errors.js';
+import { elements, escapeText, parseXml, propElement, respond, serialize } from './xml.js';
 
 const { HTTPCodes } = dav;
 
@@ -60,15 +61,11 @@ export class ProppatchMethod implements HTTPMethod {
                 body += `<D:propstat><D:prop>${names.join('')}</D:prop><D:status>HTTP/1.1 ${code} ${text}</D:status></D:propstat>`;
               }
               body += '</D:response></D:multistatus>';
-              ctx.setCode(HTTPCodes.MultiStatus);
-              ctx.response.setHeader('Content-Type', 'application/xml; charset=utf-8');
-              ctx.response.setHeader('Content-Length', String(Buffer.byteLength(body)));
-              ctx.response.write(body);
+              respond(ctx, HTTPCodes.MultiStatus, body);
               callback();
             },
             (e: unknown) => {
-              const code = (e as { code?: string }).code;
-              ctx.setCode(code === 'ENOENT' ? HTTPCodes.NotFound : code === 'EROFS' ? HTTPCodes.Forbidden : HTTPCodes.InternalServerError);
+              ctx.setCode(statusOf(e));
               callback();
             },
           );

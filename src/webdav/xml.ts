@@ -1,4 +1,5 @@
 import sax from 'sax';
+import type { HTTPRequestContext } from './lib.js';
 
 /**
  * Namespace-aware XML for WebDAV bodies. webdav-server's parser names elements `namespace +
@@ -95,4 +96,13 @@ export function propElement(ns: string, local: string, inner: string | null, ext
   const open = ns === 'DAV:' ? `D:${local}` : `${local} xmlns="${escapeAttr(ns)}"`;
   const name = ns === 'DAV:' ? `D:${local}` : local;
   return inner === null || inner === '' ? `<${open}${extraAttrs}/>` : `<${open}${extraAttrs}>${inner}</${name}>`;
+}
+
+/** Writes a complete XML response (status, type, length, body) for our own method handlers. */
+export function respond(ctx: HTTPRequestContext, code: number, body: string, headers: Record<string, string> = {}): void {
+  ctx.setCode(code);
+  for (const [k, v] of Object.entries(headers)) ctx.response.setHeader(k, v);
+  ctx.response.setHeader('Content-Type', 'application/xml; charset=utf-8');
+  ctx.response.setHeader('Content-Length', String(Buffer.byteLength(body)));
+  ctx.response.write(body);
 }
