@@ -84,7 +84,10 @@ export class FsTx extends FsView {
   flush(): void {
     for (const ino of this.dirty) {
       const inode = this.inodes.get(ino);
-      if (inode) this.batch.set(inodeKey(ino), encodeInode(inode));
+      if (inode) {
+        inode.gen = (inode.gen ?? 0) + 1;
+        this.batch.set(inodeKey(ino), encodeInode(inode));
+      }
       else this.batch.delete(inodeKey(ino));
     }
     this.dirty.clear();

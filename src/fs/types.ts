@@ -44,6 +44,8 @@ export interface Inode {
   parent?: number;
   /** true when the inode may have xattrs: listing them (every PROPFIND entry) skips a scan otherwise */
   xattr?: boolean;
+  /** generation: +1 for every commit that changes the inode (ETags; ctime has only ms resolution) */
+  gen?: number;
 }
 
 export interface Stat {
@@ -63,6 +65,8 @@ export interface Stat {
   blocks: number;
   /** the version this was read at */
   version: Version;
+  /** the inode's generation (changes with every commit that changes it) */
+  gen: number;
 }
 
 export interface DirEntry {

@@ -109,6 +109,7 @@ export class FsView {
       rdev: inode.rdev ?? 0,
       blocks: Math.ceil(inode.size / 512),
       version: this.version,
+      gen: inode.gen ?? 0,
     };
   }
 

@@ -55,6 +55,8 @@ export interface NamespaceHost {
   readonly clock: () => number;
   readonly defaultRetentionMs: number;
   forget(name: string): void;
+  /** Runs before every commit's kv transaction: makes the chunks it may reference durable. */
+  beforeCommit(): Promise<void>;
 }
 
 interface Meta {
@@ -170,6 +172,7 @@ export class Namespace {
         const value = await fn(batch);
         if (batch.size === 0) return { value, version: null };
         try {
+          await this.host.beforeCommit();
           const version = await this.write(batch, current);
           return { value, version };
         } catch (err) {

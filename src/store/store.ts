@@ -56,6 +56,10 @@ export class Store implements NamespaceHost {
     this.namespaces.delete(name);
   }
 
+  async beforeCommit(): Promise<void> {
+    await this.blobs.sync?.();
+  }
+
   private validateName(name: string): void {
     if (typeof name !== 'string' || !NAME_RE.test(name)) {
       throw new StoreError('INVALID_NAME', `invalid namespace name ${JSON.stringify(name)}: 1–200 characters, no control characters`);

@@ -5,6 +5,7 @@ import { BlockStager } from '../fs/stream.js';
 import type { Stat } from '../fs/types.js';
 import { toDavError } from './errors.js';
 import { LockTable } from './locks.js';
+import { etagOf } from './propfind.js';
 import {
   dav,
   type CopyInfo,
@@ -103,7 +104,7 @@ export class AgentDavFileSystem extends FileSystem {
 
   /** Changes whenever content or metadata change (ctime moves on every change). */
   protected override _etag(path: Path, ctx: ETagInfo, callback: Cb<string>): void {
-    this.run(this.statOf(ctx.context, path).then((st) => `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.ctimeMs * 1000).toString(16)}"`), callback);
+    this.run(this.statOf(ctx.context, path).then((st) => etagOf(st)), callback);
   }
 
   protected override _readDir(path: Path, ctx: ReadDirInfo, callback: Cb<string[]>): void {

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import mime from 'mime-types';
-import type { AgentFs } from '../fs/agentfs.js';
 import type { ParsedPath } from '../fs/path.js';
-import type { Stat } from '../fs/types.js';
+import type { Inode } from '../fs/types.js';
+import type { FsView } from '../fs/view.js';
 import { etagOf } from './propfind.js';
 
 const PIECE = 1024 * 1024;
@@ -29,9 +29,11 @@ export function parseRange(header: string | undefined, size: number): { start: n
 
 /**
  * GET/HEAD of a file, served directly rather than by webdav-server (whose Range support reads the
- * whole file and skips bytes): one snapshot for the whole response, real ranges, streamed reads.
+ * whole file and skips bytes): the view and inode the request resolved serve the whole response
+ * (one snapshot, no second path resolution), real ranges, streamed reads.
  */
-export async function serveFile(fs: AgentFs, req: IncomingMessage, res: ServerResponse, parsed: ParsedPath, st: Stat): Promise<void> {
+export async function serveFile(view: FsView, ino: number, inode: Inode, req: IncomingMessage, res: ServerResponse, parsed: ParsedPath): Promise<void> {
+  const st = view.statOf(ino, inode);
   const etag = etagOf(st);
   let range = parseRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, st.size);
   const ifRange = typeof req.headers['if-range'] === 'string' ? req.headers['if-range'] : undefined;
@@ -53,7 +55,7 @@ export async function serveFile(fs: AgentFs, req: IncomingMessage, res: ServerRe
   res.writeHead(range ? 206 : 200, { ...headers, 'Content-Length': String(length), ...(range ? { 'Content-Range': `bytes ${start}-${end}/${st.size}` } : {}) });
   if (req.method === 'HEAD' || length === 0) return void res.end();
   for (let off = start; off <= end; off += PIECE) {
-    const chunk = await fs.read(parsed.path, off, Math.min(PIECE, end - off + 1), st.version);
+    const chunk = await view.readContent(ino, inode, off, Math.min(PIECE, end - off + 1));
     if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     if (res.destroyed) return;
   }

@@ -3,8 +3,13 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { AgentFs } from '../fs/agentfs.js';
 import { AGENT_NAME_RE } from '../fs/agents.js';
-import { FsError } from '../fs/errors.js';
-import { parsePath } from '../fs/path.js';
+import { FsError, fromStoreError } from '../fs/errors.js';
+import { parentOf, parsePath, type ParsedPath } from '../fs/path.js';
+import { BlockStager } from '../fs/stream.js';
+import type { FsView } from '../fs/view.js';
+import type { Inode } from '../fs/types.js';
+import { pipeline } from 'node:stream/promises';
+import { statusOf } from './errors.js';
 import { TokenVerifier } from '../server/auth.js';
 import type { Store } from '../store/index.js';
 import { Lru } from '../util/lru.js';
@@ -204,6 +209,22 @@ export class DavService {
     const server = await this.server(agent);
     const davfs = server.rootFileSystem() as AgentDavFileSystem;
 
+    // the version a read sees, validators, and conditional requests (RFC 9110 §13)
+    let current: Stat | null = null;
+    let resolved: { view: FsView; ino: number; inode: Inode } | null = null;
+    try {
+      const { view } = await davfs.fs.viewFor(inner);
+      const r = await view.resolve(parsed.names, true, inner);
+      resolved = { view, ino: r.ino, inode: r.inode };
+      current = view.statOf(r.ino, r.inode);
+    } catch (e) {
+      e = fromStoreError(e);
+      if (!(e instanceof FsError)) throw e;
+      // a version that cannot be read (expired, future, before the first commit): say why
+      if (e.reason && e.reason !== 'UNKNOWN_NAMESPACE') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
+      if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
+    }
+
     // the If header is a precondition: evaluated before locks, so a false one is 412, not 423
     const ifHeader = typeof req.headers.if === 'string' ? req.headers.if : undefined;
     if (ifHeader !== undefined) {
@@ -219,7 +240,7 @@ export class DavService {
     // locks: a write needs the token of every lock that covers what it changes (RFC 4918 §7)
     const tokens = submittedTokens(ifHeader);
     const checks: Array<[string, { membership?: boolean; tree?: boolean }]> = [];
-    if (method === 'PUT') checks.push([parsed.path, { membership: !(await davfs.fs.exists(parsed.path)) }]);
+    if (method === 'PUT') checks.push([parsed.path, { membership: current === null }]);
     else if (method === 'DELETE') checks.push([parsed.path, { membership: true, tree: true }]);
     else if (method === 'MKCOL') checks.push([parsed.path, { membership: true }]);
     else if (method === 'PROPPATCH') checks.push([parsed.path, {}]);
@@ -233,16 +254,6 @@ export class DavService {
       }
     }
 
-    // the version a read sees, validators, and conditional requests (RFC 9110 §13)
-    let current: Stat | null = null;
-    try {
-      current = await davfs.fs.stat(inner);
-    } catch (e) {
-      if (!(e instanceof FsError)) throw e;
-      // a version that cannot be read (expired, future, before the first commit): say why
-      if (e.reason && e.reason !== 'UNKNOWN_NAMESPACE') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
-      if (e.code !== 'ENOENT' && e.code !== 'ENOTDIR') return send(res, e.code === 'EINVAL' ? 400 : 404, e.message);
-    }
     if (READ_METHODS.has(method)) {
       res.setHeader('X-Timefs-Version', current ? current.version : parsed.selector ? (await davfs.fs.viewFor(inner)).view.version : await davfs.fs.head());
       if (current && current.type !== 'dir' && method !== 'PROPFIND') {
@@ -256,8 +267,9 @@ export class DavService {
       return void res.end();
     }
     if (verdict === 412) return send(res, 412, 'precondition failed: If-Match / If-None-Match / If-Unmodified-Since did not hold for the current version');
-    if ((method === 'GET' || method === 'HEAD') && current && current.type !== 'dir' && ifHeader === undefined) {
-      return serveFile(davfs.fs, req, res, parsed, current);
+    if (method === 'PUT') return this.put(davfs, req, res, parsed, current);
+    if ((method === 'GET' || method === 'HEAD') && resolved && resolved.inode.type !== 'dir' && ifHeader === undefined) {
+      return serveFile(resolved.view, resolved.ino, resolved.inode, req, res, parsed);
     }
     await new Promise<void>((resolve) => {
       res.on('close', resolve);
@@ -275,6 +287,40 @@ export class DavService {
     });
     // locks do not survive their resource (DELETE) and do not move with it (MOVE)
     if ((method === 'DELETE' || method === 'MOVE') && res.statusCode < 300) davfs.lockTable.dropTree(parsed.path);
+  }
+
+  /**
+   * PUT, served directly: the body streams into chunks as it arrives (memory: one block) and the
+   * file is committed with its content in ONE commit when the body ends. A body that fails or is
+   * cut short commits nothing.
+   */
+  private async put(davfs: AgentDavFileSystem, req: IncomingMessage, res: ServerResponse, parsed: ParsedPath, current: Stat | null): Promise<void> {
+    if (current?.type === 'dir') return send(res, 405, 'method not allowed: PUT on a collection');
+    if (!current) {
+      // fail before reading the body; the commit checks again
+      const parent = await davfs.fs.stat(parentOf(parsed.path)).catch(() => null);
+      if (parent?.type !== 'dir') return send(res, 409, `conflict: the collection ${parentOf(parsed.path)} does not exist (create it with MKCOL)`);
+    }
+    let version: string | null = null;
+    const stager = new BlockStager(davfs.fs.store, this.maxUpload, async (s) => {
+      version = (
+        await davfs.fs.transaction(`PUT ${parsed.path} (${s.size} bytes)`, async (tx) => {
+          const ino = await tx.openFile(parsed.path, { create: true });
+          await tx.setContent(ino, s.blocks, s.size);
+        })
+      ).version;
+    });
+    try {
+      await pipeline(req, stager);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === 'EFBIG') return send(res, 413, `payload too large: uploads are limited to ${this.maxUpload} bytes`);
+      if (e instanceof FsError) return send(res, statusOf(e), e.message);
+      if (res.destroyed || req.destroyed) return; // the client went away: nothing was committed
+      throw e;
+    }
+    res.writeHead(current ? 204 : 201, { ...(version ? { 'X-Timefs-Version': version } : {}) });
+    res.end();
   }
 
   private async authorized(req: IncomingMessage, agent: string): Promise<boolean> {

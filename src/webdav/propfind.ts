@@ -16,7 +16,8 @@ type Mode = { kind: 'allprop' } | { kind: 'propname' } | { kind: 'prop'; wanted:
 
 const LIVE = ['creationdate', 'displayname', 'getcontentlength', 'getcontenttype', 'getetag', 'getlastmodified', 'resourcetype', 'lockdiscovery', 'supportedlock'];
 
-export const etagOf = (st: Stat): string => `"${st.ino.toString(16)}-${st.size.toString(16)}-${Math.round(st.ctimeMs * 1000).toString(16)}"`;
+/** Changes with every commit that touches the inode (its generation), content or metadata. */
+export const etagOf = (st: Stat): string => `"${st.ino.toString(16)}-${st.gen.toString(16)}"`;
 
 export const encodeHref = (path: string): string =>
   path

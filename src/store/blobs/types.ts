@@ -17,6 +17,8 @@ export interface BlobStore {
   get(hash: string): Promise<Buffer>;
   list(): AsyncIterable<BlobInfo>;
   delete(hash: string): Promise<void>;
+  /** Makes every chunk put so far durable. Called before a commit that may reference them. */
+  sync?(): Promise<void>;
   close(): Promise<void>;
 }
 
