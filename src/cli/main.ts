@@ -5,6 +5,7 @@ import { StoreError } from '../store/errors.js';
 import { UserError } from '../util/errors.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerFileCommands } from './commands/files.js';
+import { registerMountCommands } from './commands/mount.js';
 import { registerServeCommands } from './commands/serve.js';
 import { registerTimeCommands } from './commands/time.js';
 import { registerTransferCommands } from './commands/transfer.js';
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerTransferCommands(program);
   registerAdminCommands(program);
   registerServeCommands(program);
+  registerMountCommands(program);
   return program;
 }
 

@@ -203,6 +203,14 @@ export class AgentFs implements TxHost {
     }, path);
   }
 
+  /** Reads by inode number (FUSE handles: works for open-but-unlinked files too). */
+  async readIno(ino: number, offset: number, length: number, version?: Version): Promise<Buffer> {
+    return guard(async () => {
+      const view = await this.view(version);
+      return view.readContent(ino, await view.mustInode(ino), offset, length);
+    });
+  }
+
   async readFile(path: string, version?: Version): Promise<Buffer> {
     return this.read(path, 0, Number.MAX_SAFE_INTEGER, version);
   }

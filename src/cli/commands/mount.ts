@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { isMounted, mountAgent, unmountDir } from '../../fuse/mount.js';
+import { createLogger } from '../../util/logger.js';
+import { CliContext } from '../context.js';
+
+export function registerMountCommands(program: Command): void {
+  program
+    .command('mount')
+    .description('mount the agent filesystem at DIR (foreground; Ctrl-C or `timefs umount DIR` unmounts). DIR/path@VERSION reads the past')
+    .argument('<dir>')
+    .option('--daemon', 'run in the background; returns once mounted')
+    .action(async (dir: string, opts: { daemon?: boolean }, cmd: Command) => {
+      const ctx = CliContext.of(cmd);
+      const logger = createLogger('timefs', 'info');
+      if (opts.daemon) {
+        const args = process.argv.slice(1).filter((a) => a !== '--daemon');
+        const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore' });
+        child.unref();
+        for (let i = 0; i < 100 && !isMounted(dir); i++) await new Promise((r) => setTimeout(r, 100));
+        if (!isMounted(dir)) throw new Error(`the background mount of ${dir} did not come up (run without --daemon to see why)`);
+        ctx.print(`mounted agent ${ctx.options.agent} at ${dir} (pid ${child.pid}); unmount with: timefs umount ${dir}`);
+        return;
+      }
+      const fs = await ctx.fs();
+      const m = await mountAgent(fs, dir);
+      logger.info({ dir: m.dir, agent: fs.agent }, `mounted agent ${fs.agent} at ${m.dir}`);
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'unmounting');
+        m.unmount()
+          .then(() => ctx.close())
+          .then(() => process.exit(0), (err: unknown) => {
+            logger.error({ err }, 'unmount failed (busy? close files using it and run timefs umount)');
+            process.exit(1);
+          });
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+
+  program
+    .command('umount')
+    .description('unmount a timefs mount')
+    .argument('<dir>')
+    .action((dir: string) => {
+      unmountDir(dir);
+    });
+}

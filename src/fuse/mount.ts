@@ -1,0 +1,91 @@
+import { execFileSync } from 'node:child_process';
+import fsSync from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { AgentFs } from '../fs/agentfs.js';
+import { UserError } from '../util/errors.js';
+import { fuseOps } from './ops.js';
+
+interface FuseInstance {
+  mount(cb: (err: Error | null) => void): void;
+  unmount(cb: (err: Error | null) => void): void;
+}
+type FuseCtor = new (mnt: string, ops: Record<string, unknown>, opts: Record<string, unknown>) => FuseInstance;
+
+/**
+ * Attribute/entry cache timeouts (seconds): changes made through other surfaces (CLI, WebDAV,
+ * tools) show up in the mount after at most this long.
+ */
+export const CACHE_TIMEOUT_S = 1;
+
+export function isMounted(dir: string): boolean {
+  const abs = path.resolve(dir);
+  try {
+    return fsSync.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === abs);
+  } catch {
+    return false;
+  }
+}
+
+/** A FUSE mount left by a crashed process answers ENOTCONN: unmount it so we can mount again. */
+function cleanStale(dir: string): void {
+  try {
+    fsSync.statSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOTCONN') execFileSync('fusermount', ['-uz', dir], { stdio: 'ignore' });
+  }
+}
+
+function checkFuse(): void {
+  if (!fsSync.existsSync('/dev/fuse')) throw new UserError('FUSE is not available: /dev/fuse is missing (load the fuse module, or run the container with --device /dev/fuse)');
+  try {
+    execFileSync('sh', ['-c', 'command -v fusermount'], { stdio: 'ignore' });
+  } catch {
+    throw new UserError('fusermount is missing: install the Debian packages fuse and libfuse2 (scripts/install-system-deps.sh)');
+  }
+}
+
+export interface Mounted {
+  dir: string;
+  unmount(): Promise<void>;
+}
+
+/** Mounts an agent's filesystem at dir. */
+export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
+  checkFuse();
+  const abs = path.resolve(dir);
+  cleanStale(abs);
+  if (isMounted(abs)) throw new UserError(`${abs} is already a mount point (unmount it first: timefs umount ${abs})`);
+  if (!fsSync.existsSync(abs) || !fsSync.statSync(abs).isDirectory()) throw new UserError(`mount point ${abs} is not a directory`);
+  let Fuse: FuseCtor;
+  try {
+    Fuse = createRequire(import.meta.url)('fuse-native') as FuseCtor;
+  } catch (err) {
+    throw new UserError(`the fuse-native module could not load (${(err as Error).message.split('\n')[0]}): install libfuse2 and fuse (scripts/install-system-deps.sh)`);
+  }
+  const { ops, handles } = fuseOps(fs.withActor('fuse'));
+  const fuse = new Fuse(abs, ops, {
+    allowOther: true,
+    defaultPermissions: true,
+    attrTimeout: CACHE_TIMEOUT_S,
+    entryTimeout: CACHE_TIMEOUT_S,
+    force: true,
+  });
+  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(new UserError(`mount failed at ${abs}: ${err.message}`)) : resolve())));
+  // write-back: commit buffered writes at least every few seconds while files stay open
+  const timer = setInterval(() => void handles.flushAll().catch(() => {}), 3000);
+  timer.unref();
+  return {
+    dir: abs,
+    unmount: async () => {
+      clearInterval(timer);
+      await handles.flushAll();
+      await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+    },
+  };
+}
+
+export function unmountDir(dir: string): void {
+  checkFuse();
+  execFileSync('fusermount', ['-u', path.resolve(dir)], { stdio: 'inherit' });
+}

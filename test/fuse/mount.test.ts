@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, cliBuilt, timefs } from '../helpers/cli.js';
+import { hasCommand, run } from '../helpers/exec.js';
+import { requirement } from '../helpers/require.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const fuse = requirement(fs.existsSync('/dev/fuse') && hasCommand('fusermount') && cliBuilt(), 'FUSE (/dev/fuse, fusermount from apt fuse) and the built CLI');
+
+const mounted = (dir: string): boolean => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+
+/**
+ * The kernel mount, driven like a user would: `timefs mount` runs in its own process (a sync call
+ * against a mount served by the test's own event loop would deadlock), and shell tools do the I/O.
+ */
+describe.runIf(fuse.run)('FUSE mount', () => {
+  let data: string;
+  let mnt: string;
+  let proc: ChildProcess;
+  let log = '';
+  const sh = (script: string) => run('bash', ['-euo', 'pipefail', '-c', script], { cwd: mnt, timeoutMs: 120_000 });
+
+  beforeAll(async () => {
+    data = tempDir('fuse-data');
+    mnt = tempDir('fuse-mnt');
+    proc = spawn(process.execPath, [CLI, '--data', data, 'mount', mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    for (let i = 0; i < 100 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!mounted(mnt)) throw new Error(`mount did not come up: ${log}`);
+  });
+
+  afterAll(async () => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+    if (mounted(mnt)) await run('fusermount', ['-uz', mnt]);
+  });
+
+  it('does what programs do: write, append, rename, hard and symbolic links, chmod, truncate, and other surfaces see it', async () => {
+    const r = await sh(`
+      mkdir -p src/lib && printf 'hello\\n' > src/a.txt && printf 'more\\n' >> src/a.txt
+      cp src/a.txt src/lib/b.txt && mv src/lib/b.txt src/lib/c.txt && ln src/a.txt src/hard && ln -s a.txt src/soft
+      chmod 600 src/lib/c.txt && head -c 3000000 /dev/urandom > big.bin && cp big.bin big2.bin
+      cat src/soft; stat -c '%a %h' src/lib/c.txt src/a.txt; cmp big.bin big2.bin && echo same
+      truncate -s 10 big2.bin && stat -c %s big2.bin
+      ls src | tr '\\n' ' '`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('hello\nmore\n600 1\n644 2\nsame\n10\na.txt hard lib soft ');
+    // other surfaces see what the mount wrote (the write-back was committed)
+    expect(timefs(data, ['cat', '/src/lib/c.txt']).stdout).toBe('hello\nmore\n');
+    const log = timefs(data, ['--json', 'log', '-n', '50']).stdout;
+    expect(JSON.parse(log).every((l: { actor: string }) => ['fuse', 'cli', 'store'].includes(l.actor))).toBe(true);
+    // and the mount sees what the CLI wrote (after the 1 s attribute cache)
+    timefs(data, ['put', '-', '/from-cli.txt'], 'written by the CLI\n');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await sh('cat from-cli.txt')).out).toBe('written by the CLI\n');
+  });
+
+  it('reads the past through @version paths, refuses writes to it, and restores a deleted tree', async () => {
+    const prep = await sh(`mkdir -p proj/docs && for i in $(seq 1 40); do echo "doc $i" > proj/docs/d$i.md; done && head -c 700000 /dev/urandom > proj/blob && cp -r proj /tmp/$$-orig && echo /tmp/$$-orig`);
+    expect(prep.code, prep.err).toBe(0);
+    const orig = prep.out.trim();
+    const v = timefs(data, ['version-at', 'now']).stdout.trim();
+    expect((await sh('rm -rf proj && ls')).out).not.toContain('proj');
+    // the kernel resolves one component at a time, so the selector goes on a component whose
+    // parent exists now: proj@V/… once proj is gone, file@V beside a living file
+    const past = await sh(`ls proj@${v}/docs | wc -l; cat proj@${v}/docs/d7.md; printf 'changed' > src/a.txt; cat src/a.txt@${v}`);
+    expect(past.out, past.err).toBe('40\ndoc 7\nhello\nmore\n');
+    for (const cmd of [`touch proj@${v}/x`, `rm proj@${v}/blob`, `mv proj@${v}/blob y`, `echo x > proj@${v}/docs/d1.md`, `mkdir proj@${v}/new`, `chmod 600 proj@${v}/blob`]) {
+      const r = await sh(cmd);
+      expect(r.code, cmd).not.toBe(0);
+      expect(r.err, cmd).toMatch(/Read-only file system/);
+    }
+    const restore = await sh(`cp -r proj@${v} proj && diff -r proj ${orig} && echo identical; rm -rf ${orig}`);
+    expect(restore.out, restore.err).toBe('identical\n');
+  });
+
+  it.runIf(hasCommand('git'))('runs git: init, add, commit, status', async () => {
+    const r = await sh(`
+      mkdir repo && cd repo && git init -q && git config user.email t@t && git config user.name t
+      for i in $(seq 1 30); do echo "line $i" > f$i.txt; done
+      git add -A && git commit -qm first && echo change >> f3.txt && git status --porcelain && git log --oneline | wc -l`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(' M f3.txt\n1\n');
+  });
+
+  it('unmounts cleanly on SIGTERM', async () => {
+    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(mounted(mnt)).toBe(false);
+  });
+});
+if (!fuse.run) describe('FUSE mount', () => it.skip(fuse.reason, () => {}));
