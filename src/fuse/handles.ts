@@ -13,6 +13,8 @@ export interface Handle {
   /** writes not yet committed, in order */
   pending: Array<{ offset: number; data: Buffer }>;
   pendingBytes: number;
+  /** the handle's commits, in order; awaiting it waits for writes already taken from `pending` */
+  chain: Promise<void>;
 }
 
 /**
@@ -28,7 +30,7 @@ export class HandleTable {
   constructor(private readonly fs: AgentFs) {}
 
   open(ino: number, path: string, version?: Version): Handle {
-    const h: Handle = { fd: this.next++, ino, path, pending: [], pendingBytes: 0, ...(version ? { version } : {}) };
+    const h: Handle = { fd: this.next++, ino, path, pending: [], pendingBytes: 0, chain: Promise.resolve(), ...(version ? { version } : {}) };
     this.handles.set(h.fd, h);
     this.fs.retain(ino);
     return h;
@@ -44,25 +46,35 @@ export class HandleTable {
     if (h.pendingBytes >= MAX_BUFFERED) await this.flush(h);
   }
 
-  /** Commits a handle's pending writes as one commit. */
-  async flush(h: Handle): Promise<void> {
-    if (h.pending.length === 0) return;
-    const writes = h.pending;
-    h.pending = [];
-    h.pendingBytes = 0;
-    const bytes = writes.reduce((n, w) => n + w.data.length, 0);
-    await this.fs.transaction(`write ${h.path} (${bytes} bytes)`, async (tx) => {
-      for (const w of coalesce(writes)) await tx.writeIno(h.ino, w.offset, w.data);
-    });
+  /**
+   * Commits a handle's pending writes as one commit. Commits of one handle run one after another,
+   * and every caller waits for all writes taken so far — also those a concurrent flush (the 3 s
+   * timer, another reader) is still committing. Without that, a stat racing the timer's commit
+   * saw the old size (found by fsx).
+   */
+  flush(h: Handle): Promise<void> {
+    const commit = async (): Promise<void> => {
+      if (h.pending.length === 0) return;
+      const writes = h.pending;
+      h.pending = [];
+      h.pendingBytes = 0;
+      const bytes = writes.reduce((n, w) => n + w.data.length, 0);
+      await this.fs.transaction(`write ${h.path} (${bytes} bytes)`, async (tx) => {
+        for (const w of coalesce(writes)) await tx.writeIno(h.ino, w.offset, w.data);
+      });
+    };
+    const next = h.chain.then(commit, commit);
+    h.chain = next.catch(() => {}); // a failed commit is reported to its waiters, not to later flushes
+    return next;
   }
 
-  /** Commits pending writes of every handle on an inode (before anything reads or changes it). */
+  /** Commits (or waits for) writes of every handle on an inode, before anything reads or changes it. */
   async flushIno(ino: number): Promise<void> {
-    for (const h of this.handles.values()) if (h.ino === ino && h.pending.length) await this.flush(h);
+    for (const h of this.handles.values()) if (h.ino === ino) await this.flush(h);
   }
 
   async flushPath(path: string): Promise<void> {
-    for (const h of this.handles.values()) if (h.path === path && h.pending.length) await this.flush(h);
+    for (const h of this.handles.values()) if (h.path === path) await this.flush(h);
   }
 
   async flushAll(): Promise<void> {
