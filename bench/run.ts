@@ -4,6 +4,7 @@
  */
 import { printTable, type Row } from './harness.js';
 import { benchFs } from './fs.js';
+import { benchFuse } from './fuse.js';
 import { benchKvLayout } from './kv-layout.js';
 import { benchStore } from './store.js';
 import { benchWebdav } from './webdav.js';
@@ -13,6 +14,7 @@ const suites: Record<string, () => Promise<Row[]>> = {
   store: benchStore,
   fs: benchFs,
   webdav: benchWebdav,
+  fuse: benchFuse,
 };
 
 const wanted = process.argv.slice(2);

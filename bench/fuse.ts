@@ -1,0 +1,63 @@
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeTree } from './fs.js';
+import { now, printTable, type Row } from './harness.js';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const mounted = (dir: string): boolean => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+
+/** Times a shell script run in `cwd`, in ms. */
+function timeSh(cwd: string, script: string): number {
+  const t = now();
+  execFileSync('bash', ['-euo', 'pipefail', '-c', script], { cwd, stdio: 'ignore', maxBuffer: 1 << 26 });
+  return now() - t;
+}
+
+/**
+ * Real workloads on the FUSE mount ÷ the same on the local disk, in one run: untar 5,000 small
+ * files, read them all, git add + commit, git status, rm -rf.
+ */
+export async function benchFuse(): Promise<Row[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-fuse-'));
+  const mnt = path.join(dir, 'mnt');
+  const native = path.join(dir, 'native');
+  fs.mkdirSync(mnt);
+  fs.mkdirSync(native);
+  const src = path.join(dir, 'src');
+  makeTree(src, 5000);
+  const tar = path.join(dir, 'tree.tar');
+  execFileSync('tar', ['-cf', tar, '-C', src, '.']);
+  const proc = spawn(process.execPath, [CLI, '--data', path.join(dir, 'data'), 'mount', mnt], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!mounted(mnt)) throw new Error('mount did not come up');
+    const workloads: Array<[string, string]> = [
+      ['untar 5,000 files', `mkdir t && tar -xf ${tar} -C t`],
+      ['read all (find | xargs cat)', 'find t -type f -print0 | xargs -0 cat > /dev/null'],
+      ['git add + commit (5,000 files)', 'cd t && git init -q && git -c user.email=b@b -c user.name=b add -A && git -c user.email=b@b -c user.name=b commit -qm x'],
+      ['git status', 'cd t && git status --porcelain > /dev/null'],
+      ['rm -rf', 'rm -rf t'],
+    ];
+    const rows: Row[] = [];
+    for (const [name, script] of workloads) {
+      const n = timeSh(native, `${script}; sync`);
+      const m = timeSh(mnt, script);
+      const ratio = m / n;
+      rows.push({ bench: `${name}: mount ÷ local disk`, result: `${ratio.toFixed(1)}× (${(m / 1000).toFixed(2)} s vs ${(n / 1000).toFixed(2)} s)`, target: '≤ 3×', ok: ratio <= 3 });
+    }
+    return rows;
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1000));
+    if (mounted(mnt)) execFileSync('fusermount', ['-uz', mnt]);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  printTable('fuse', await benchFuse());
+  process.exit(0);
+}
