@@ -211,6 +211,16 @@ export class AgentFs implements TxHost {
     });
   }
 
+  /** A file's stat and its content in pieces, all at one version (path resolved once). */
+  async readChunks(path: string, version?: Version): Promise<{ stat: Stat; chunks: AsyncGenerator<Buffer> }> {
+    return guard(async () => {
+      const { view, parsed } = await this.viewFor(path, version);
+      const r = await view.resolve(parsed.names, true, path);
+      if (r.inode.type === 'dir') throw fsError('EISDIR', `is a directory: ${parsed.path}`, path);
+      return { stat: view.statOf(r.ino, r.inode), chunks: view.readPieces(r.ino, r.inode) };
+    }, path);
+  }
+
   async readFile(path: string, version?: Version): Promise<Buffer> {
     return this.read(path, 0, Number.MAX_SAFE_INTEGER, version);
   }

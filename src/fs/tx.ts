@@ -150,10 +150,10 @@ export class FsTx extends FsView {
     const parsed = this.writable(path);
     const { parentIno, parent, name } = await this.parentFor(parsed);
     if (await this.lookup(parentIno, name)) throw fsError('EEXIST', `file exists: ${parsed.path}`, parsed.path);
-    return this.link_new(parentIno, parent, name, spec);
+    return this.addNode(parentIno, parent, name, spec);
   }
 
-  private async link_new(
+  private async addNode(
     parentIno: number,
     parent: Inode,
     name: string,
@@ -577,7 +577,7 @@ export class FsTx extends FsView {
     name: string,
     counts: { files: number; dirs: number; bytes: number },
   ): Promise<void> {
-    const { ino, inode } = await this.link_new(parentIno, parent, name, {
+    const { ino, inode } = await this.addNode(parentIno, parent, name, {
       type: srcInode.type,
       mode: srcInode.mode,
       uid: srcInode.uid,

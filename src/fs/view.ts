@@ -144,6 +144,14 @@ export class FsView {
     return out;
   }
 
+  /**
+   * [start, end) of a file in pieces (default 1 MiB), every piece read at this view's version:
+   * the one way to stream a file out (CLI cat/get, WebDAV GET), resolved once, never torn.
+   */
+  async *readPieces(ino: number, inode: Inode, start = 0, end = inode.size, piece = 1024 * 1024): AsyncGenerator<Buffer> {
+    for (let off = start; off < end; off += piece) yield await this.readContent(ino, inode, off, Math.min(piece, end - off));
+  }
+
   async blockData(ino: number, index: number): Promise<Buffer | undefined> {
     const v = await this.reader.get(blockKey(ino, index));
     if (v === undefined) return undefined;

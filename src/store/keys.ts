@@ -30,6 +30,8 @@ const SEP = Buffer.from([0x00]);
 export const nsCounterKey = pack(['c', 'ns']);
 export const registryKey = (name: string): Buffer => pack(['r', name]);
 export const registryPrefix = pack(['r']);
+/** The namespace name a registry key belongs to. */
+export const registryNameOf = (key: Buffer): string => (tuple.unpack(key) as [string, string])[1];
 export const namespacePrefix = (id: number): Buffer => pack(['n', id]);
 export const metaPrefix = (id: number): Buffer => pack(['n', id, 'm']);
 export const headKey = (id: number): Buffer => pack(['n', id, 'm', 'head']);

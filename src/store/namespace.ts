@@ -17,7 +17,6 @@ import {
 } from './keys.js';
 import { Snapshot } from './snapshot.js';
 import {
-  ZERO_VERSION,
   commitVersionOf,
   readVersionOf,
   versionFromBytes,
@@ -289,4 +288,3 @@ export function writeCommitRecords(
   tx.setVersionstampedValue(headKey(id), EMPTY, timeBytes(timeMicros));
 }
 
-export { ZERO_VERSION };

@@ -4,7 +4,7 @@ import { Lru } from '../util/lru.js';
 import type { BlobStore } from './blobs/types.js';
 import { StoreError } from './errors.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
-import { namespacePrefix, nsCounterKey, prefixEnd, registryKey, registryPrefix } from './keys.js';
+import { namespacePrefix, nsCounterKey, prefixEnd, registryKey, registryNameOf, registryPrefix } from './keys.js';
 import { Namespace, writeCommitRecords, type NamespaceHost, type NamespaceRecord } from './namespace.js';
 import { BlobRef } from './values.js';
 
@@ -117,10 +117,9 @@ export class Store implements NamespaceHost {
 
   async listNamespaces(prefix = ''): Promise<NamespaceInfo[]> {
     const rows = await this.kv.getRange(registryPrefix, prefixEnd(registryPrefix));
-    const { unpack } = await import('fdb-tuple');
     return rows
       .map((r) => {
-        const name = (unpack(r.key) as [string, string])[1];
+        const name = registryNameOf(r.key);
         const rec = JSON.parse(r.value.toString()) as NamespaceRecord;
         return { name, id: rec.id, created: new Date(rec.created), retentionMs: rec.retentionMs ?? this.defaultRetentionMs };
       })

@@ -1,7 +1,6 @@
-import { Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { AgentFs } from '../fs/agentfs.js';
 import { parentOf, parsePath } from '../fs/path.js';
-import { BlockStager } from '../fs/stream.js';
 import type { Stat } from '../fs/types.js';
 import { toDavError } from './errors.js';
 import { LockTable } from './locks.js';
@@ -18,7 +17,6 @@ import {
   type LockManagerInfo,
   type MoveInfo,
   type OpenReadStreamInfo,
-  type OpenWriteStreamInfo,
   type Path,
   type PropertyManagerInfo,
   type ReadDirInfo,
@@ -33,14 +31,6 @@ const { FileSystem, ResourceType: RT, LocalLockManager, LocalPropertyManager, Er
 
 type Cb<T> = (error?: Error, value?: T) => void;
 
-/** Streams of a file are read in pieces of this size, at the version the request saw. */
-const READ_PIECE = 1024 * 1024;
-
-export interface DavFsOptions {
-  /** Largest PUT body accepted, bytes. */
-  maxUploadBytes: number;
-}
-
 /**
  * One agent's filesystem as a webdav-server v2 FileSystem. Every operation goes through AgentFs, so
  * `@version` paths work (read-only), every change is a commit attributed to 'webdav', and MOVE,
@@ -53,10 +43,7 @@ export class AgentDavFileSystem extends FileSystem {
   /** WebDAV locks of this agent (ours, see locks.ts; the library's lock managers stay empty). */
   readonly lockTable = new LockTable();
 
-  constructor(
-    readonly fs: AgentFs,
-    private readonly options: DavFsOptions,
-  ) {
+  constructor(readonly fs: AgentFs) {
     super(new NoSerializer());
   }
 
@@ -83,7 +70,7 @@ export class AgentDavFileSystem extends FileSystem {
   }
 
   protected override _fastExistCheck(ctx: RequestContext, path: Path, callback: (exists: boolean) => void): void {
-    this.statOf(ctx, path).then(() => callback(true), (e) => { if (process.env.TIMEFS_DAV_DEBUG) console.error("exist", JSON.stringify(path.toString()), String(e)); callback(false); });
+    this.statOf(ctx, path).then(() => callback(true), () => callback(false));
   }
 
   protected override _type(path: Path, ctx: TypeInfo, callback: Cb<ResourceType>): void {
@@ -113,23 +100,11 @@ export class AgentDavFileSystem extends FileSystem {
 
   protected override _create(path: Path, ctx: CreateInfo, callback: (e?: Error) => void): void {
     const p = path.toString();
-    if (!ctx.type.isDirectory) {
-      // Only PUT creates files through the library, and its write stream commits the file with its
-      // content: so a PUT is ONE commit, and a failed upload leaves no empty file behind. Until
-      // then the file exists for this request only.
-      this.statOf(ctx.context, path.getParent()).then(
-        (parent) => {
-          if (parent.type !== 'dir') return callback(Errors.WrongParentTypeForCreation);
-          let cache = this.statCache.get(ctx.context);
-          if (!cache) this.statCache.set(ctx.context, (cache = new Map()));
-          cache.set(p, Promise.resolve({ ...parent, ino: 0, type: 'file', mode: 0o100644, size: 0, nlink: 1, blocks: 0 }));
-          callback();
-        },
-        (e: unknown) => callback((e as { code?: string }).code === 'ENOENT' ? Errors.IntermediateResourceMissing : toDavError(e)),
-      );
-      return;
-    }
-    const op = this.fs.transaction(`MKCOL ${p}`, (tx) => tx.mkdir(p, 0o755));
+    // PUT (which creates files) and LOCK on an unmapped URL are served by handler.ts / locks.ts, so
+    // the library creates only collections (MKCOL); an empty file is still created correctly.
+    const op = ctx.type.isDirectory
+      ? this.fs.transaction(`MKCOL ${p}`, (tx) => tx.mkdir(p, 0o755))
+      : this.fs.transaction(`create ${p}`, (tx) => tx.openFile(p, { create: true, exclusive: true }));
     op.then(() => {
       this.invalidate(ctx.context);
       callback();
@@ -143,54 +118,18 @@ export class AgentDavFileSystem extends FileSystem {
     }, (e: unknown) => callback(toDavError(e)));
   }
 
-  protected override _openWriteStream(path: Path, ctx: OpenWriteStreamInfo, callback: Cb<Writable>): void {
-    const p = path.toString();
-    try {
-      const parsed = parsePath(p);
-      if (parsed.selector) return callback(Errors.Forbidden);
-    } catch (e) {
-      return callback(toDavError(e));
-    }
-    const stager = new BlockStager(this.fs.store, this.options.maxUploadBytes, async (s) => {
-      await this.fs.transaction(`PUT ${p} (${s.size} bytes)`, async (tx) => {
-        const ino = await tx.openFile(p, { create: true });
-        await tx.setContent(ino, s.blocks, s.size);
-      });
-      this.invalidate(ctx.context);
-    });
-    callback(undefined, stager);
-  }
-
+  /** Reached only for a GET with an If: header (handler.ts serves the others); one version throughout. */
   protected override _openReadStream(path: Path, ctx: OpenReadStreamInfo, callback: Cb<Readable>): void {
-    this.statOf(ctx.context, path).then(
-      (st) => {
-        if (st.type === 'dir') return callback(Errors.ExpectedAFileResourceType);
-        const plain = parsePath(path.toString()).path;
-        const fs = this.fs;
-        let offset = 0;
-        // Every piece is read at the version of the stat, so a concurrent write never tears a GET.
-        const stream = new Readable({
-          read() {
-            if (offset >= st.size) return void this.push(null);
-            fs.read(plain, offset, READ_PIECE, st.version).then(
-              (chunk) => {
-                offset += chunk.length;
-                this.push(chunk.length ? chunk : null);
-              },
-              (e: unknown) => this.destroy(toDavError(e)),
-            );
-          },
-        });
-        callback(undefined, stream);
-      },
-      (e: unknown) => callback(toDavError(e)),
+    this.fs.readChunks(path.toString()).then(
+      ({ chunks }) => callback(undefined, Readable.from(chunks)),
+      (e: unknown) => callback((e as { code?: string }).code === 'EISDIR' ? Errors.ExpectedAFileResourceType : toDavError(e)),
     );
   }
 
   /** 409 Conflict when the destination's parent collection does not exist (RFC 4918 §9.8.5, §9.9.4). */
   private async destinationParentExists(dst: string): Promise<void> {
-    const parent = parentOf(parsePath(dst).path);
-    if (!(await this.fs.exists(parent)) || (await this.fs.stat(parent)).type !== 'dir') {
+    const parent = await this.fs.stat(parentOf(parsePath(dst).path)).catch(() => null);
+    if (parent?.type !== 'dir') {
       throw Object.assign(new Error('missing parent'), { dav: Errors.IntermediateResourceMissing });
     }
   }

@@ -5,7 +5,6 @@ import { FsError } from '../fs/errors.js';
 
 /** The one table mapping filesystem errno codes to webdav-server errors (and so HTTP statuses). */
 export function toDavError(err: unknown): Error {
-  if (process.env.TIMEFS_DAV_DEBUG) console.error("dav error", err);
   if (!(err instanceof FsError)) return err instanceof Error ? err : new Error(String(err));
   switch (err.code) {
     case 'ENOENT':

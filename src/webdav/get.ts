@@ -5,8 +5,6 @@ import type { Inode } from '../fs/types.js';
 import type { FsView } from '../fs/view.js';
 import { etagOf } from './propfind.js';
 
-const PIECE = 1024 * 1024;
-
 /** Parses one `bytes=` range against a size; null = serve the whole file, 'unsatisfiable' = 416. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
   if (!header) return null;
@@ -54,8 +52,7 @@ export async function serveFile(view: FsView, ino: number, inode: Inode, req: In
   const length = Math.max(0, end - start + 1);
   res.writeHead(range ? 206 : 200, { ...headers, 'Content-Length': String(length), ...(range ? { 'Content-Range': `bytes ${start}-${end}/${st.size}` } : {}) });
   if (req.method === 'HEAD' || length === 0) return void res.end();
-  for (let off = start; off <= end; off += PIECE) {
-    const chunk = await view.readContent(ino, inode, off, Math.min(PIECE, end - off + 1));
+  for await (const chunk of view.readPieces(ino, inode, start, end + 1)) {
     if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     if (res.destroyed) return;
   }

@@ -116,7 +116,7 @@ export class DavService {
     if (!s) {
       s = (async () => {
         const fs = (await AgentFs.open(this.store, agent)).withActor('webdav');
-        const davfs = new AgentDavFileSystem(fs, { maxUploadBytes: this.maxUpload });
+        const davfs = new AgentDavFileSystem(fs);
         const server = new dav.WebDAVServer({ rootFileSystem: davfs, maxRequestDepth: 1 });
         server.method('PROPPATCH', new ProppatchMethod());
         server.method('LOCK', new LockMethod(davfs.lockTable, fs));

@@ -53,8 +53,6 @@ export function parseIfLists(header: string): List[] | null {
   return lists;
 }
 
-const promisify = <T>(fn: (cb: (e?: Error | null, v?: T) => void) => void): Promise<T | undefined> =>
-  new Promise((resolve, reject) => fn((e, v) => (e ? reject(e) : resolve(v))));
 
 export interface IfContext {
   /** the request's own path (untagged lists apply to it) */

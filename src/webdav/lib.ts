@@ -4,5 +4,5 @@
  */
 import davPkg from 'webdav-server/lib/index.v2.js';
 
-export const { v2: _unused, ...dav } = { v2: undefined, ...(davPkg as unknown as typeof import('webdav-server/lib/index.v2.js')) };
+export const dav = davPkg as unknown as typeof import('webdav-server/lib/index.v2.js');
 export type * from 'webdav-server/lib/index.v2.js';

@@ -2,9 +2,16 @@ import fsp from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FsError } from '../../fs/errors.js';
 import { baseName, parsePath } from '../../fs/path.js';
-import { BLOCK_SIZE } from '../../fs/types.js';
 import { action } from '../context.js';
 import { humanBytes, isoTime, longListing, modeString } from '../format.js';
+
+/** Writes chunks to a local file, or to stdout (respecting back-pressure) when handle is null. */
+async function writeOut(chunks: AsyncIterable<Buffer>, handle: fsp.FileHandle | null): Promise<void> {
+  for await (const chunk of chunks) {
+    if (handle) await handle.write(chunk);
+    else if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+  }
+}
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -45,13 +52,8 @@ export function registerFileCommands(program: Command): void {
     .action(
       action(async (ctx, path: string) => {
         const fs = await ctx.fs();
-        const st = await fs.stat(path);
-        if (st.type === 'dir') throw new FsError('EISDIR', `EISDIR: ${path} is a directory (use ls)`);
-        const version = st.version;
-        for (let off = 0; off < st.size; off += 16 * BLOCK_SIZE) {
-          const chunk = await fs.read(parsePath(path).path, off, 16 * BLOCK_SIZE, version);
-          if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
-        }
+        if ((await fs.stat(path)).type === 'dir') throw new FsError('EISDIR', `EISDIR: ${path} is a directory (use ls)`);
+        await writeOut((await fs.readChunks(path)).chunks, null);
       }),
     );
 
@@ -79,14 +81,10 @@ export function registerFileCommands(program: Command): void {
     .action(
       action(async (ctx, path: string, local: string) => {
         const fs = await ctx.fs();
-        const st = await fs.stat(path);
+        const { stat: st, chunks } = await fs.readChunks(path);
         const handle = local === '-' ? null : await fsp.open(local, 'w', st.mode & 0o777);
         try {
-          for (let off = 0; off < st.size; off += 16 * BLOCK_SIZE) {
-            const chunk = await fs.read(parsePath(path).path, off, 16 * BLOCK_SIZE, st.version);
-            if (handle) await handle.write(chunk);
-            else if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
-          }
+          await writeOut(chunks, handle);
         } finally {
           await handle?.close();
         }
