@@ -59,7 +59,7 @@ export class FsView {
       let ino = ROOT_INO;
       let parentIno = ROOT_INO;
       let inode = await this.inode(ROOT_INO);
-      if (!inode) throw fsError('ENOENT', `the filesystem has no root at ${this.version}`, displayPath);
+      if (!inode) throw fsError('ENOENT', `nothing existed at version ${this.version}: it is older than this agent's first version (see History or the log for versions that exist)`, displayPath);
       const walked: string[] = [];
       let restarted = false;
       for (let i = 0; i < queue.length; i++) {
