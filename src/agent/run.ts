@@ -39,7 +39,7 @@ export function summarizeCall(name: string, args: Record<string, unknown>): stri
   return `${name}(${parts.join(', ')})`;
 }
 
-const failure = (text: string): ToolResult => ({ text, isError: true });
+const failure = (text: string, code = 'INVALID_ARGUMENT'): ToolResult => ({ text, isError: true, code });
 
 /** Turns a raw argument value (an object, or the JSON text models send) into an object. */
 function argsObject(tool: ToolDef, raw: unknown): Record<string, unknown> | string {
@@ -64,7 +64,7 @@ function argsObject(tool: ToolDef, raw: unknown): Record<string, unknown> | stri
  */
 export async function runTool(fs: AgentFs, name: string, rawArgs: unknown): Promise<ToolResult> {
   const tool = TOOL_BY_NAME.get(name);
-  if (!tool) return failure(`unknown tool ${JSON.stringify(name)}: the tools are ${TOOLS.map((t) => t.name).join(', ')}`);
+  if (!tool) return failure(`unknown tool ${JSON.stringify(name)}: the tools are ${TOOLS.map((t) => t.name).join(', ')}`, 'UNKNOWN_TOOL');
   const obj = argsObject(tool, rawArgs);
   if (typeof obj === 'string') return failure(obj);
   const parsed = tool.input.safeParse(obj);
@@ -75,8 +75,9 @@ export async function runTool(fs: AgentFs, name: string, rawArgs: unknown): Prom
     const out = await tool.run({ fs: fs.withActor(`tool:${tool.name}`), summary }, args);
     return { text: out.text, isError: false, ...(tool.readOnly ? {} : { version: out.version ?? null }) };
   } catch (err) {
-    if (err instanceof FsError || err instanceof StoreError || err instanceof UserError) return failure(err.message);
+    if (err instanceof FsError || err instanceof StoreError) return failure(err.message, err.code);
+    if (err instanceof UserError) return failure(err.message, 'EINVAL');
     log.error({ err, tool: tool.name, agent: fs.agent }, 'tool failed unexpectedly');
-    return failure(`internal error in ${tool.name}: ${(err as Error).message ?? String(err)} (the call may be retried)`);
+    return failure(`internal error in ${tool.name}: ${(err as Error).message ?? String(err)} (the call may be retried)`, 'INTERNAL');
   }
 }

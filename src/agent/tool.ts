@@ -9,6 +9,8 @@ import type { Version } from '../store/index.js';
 export interface ToolResult {
   text: string;
   isError: boolean;
+  /** on errors: the errno ('ENOENT', 'EROFS'…), 'INVALID_ARGUMENT', 'UNKNOWN_TOOL' or 'INTERNAL' */
+  code?: string;
   version?: Version | null;
 }
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import { TIMEFS_VERSION } from '../version.js';
 import { Command, CommanderError, Option } from 'commander';
 import { FsError } from '../fs/errors.js';
 import { StoreError } from '../store/errors.js';
 import { UserError } from '../util/errors.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { registerAgentCommands } from './commands/agent.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerMountCommands } from './commands/mount.js';
 import { registerServeCommands } from './commands/serve.js';
@@ -34,7 +36,7 @@ function report(err: unknown): number {
 export function buildProgram(): Command {
   const program = new Command('timefs')
     .description('a versioned filesystem for AI agents: every state it was ever in, one @version away')
-    .version('0.1.0')
+    .version(TIMEFS_VERSION)
     .option('--data <dir>', 'data directory (default: $TIMEFS_DATA or ./.timefs)')
     .option('-a, --agent <name>', 'which agent\'s filesystem', 'default')
     .addOption(new Option('--engine <engine>', 'kv engine').choices(['sqlite', 'fdb', 'memory']).default(process.env.TIMEFS_ENGINE ?? 'sqlite'))
@@ -49,6 +51,7 @@ export function buildProgram(): Command {
   registerAdminCommands(program);
   registerServeCommands(program);
   registerMountCommands(program);
+  registerAgentCommands(program);
   return program;
 }
 

@@ -36,3 +36,16 @@ export class TokenVerifier {
     return good;
   }
 }
+
+/**
+ * Checks an Authorization header for an agent: HTTP Basic (user = agent name, password = token),
+ * as WebDAV clients send, or `Bearer <token>`, as MCP and API clients send.
+ */
+export async function authorizeAgent(verifier: TokenVerifier, fs: AgentFs, header: string | undefined): Promise<boolean> {
+  if (!header) return false;
+  if (header.startsWith('Bearer ')) return verifier.verify(fs, header.slice(7).trim());
+  if (!header.startsWith('Basic ')) return false;
+  const [user, ...rest] = Buffer.from(header.slice(6), 'base64').toString().split(':');
+  if (user !== fs.agent) return false;
+  return verifier.verify(fs, rest.join(':'));
+}

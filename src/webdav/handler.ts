@@ -10,7 +10,7 @@ import type { FsView } from '../fs/view.js';
 import type { Inode } from '../fs/types.js';
 import { pipeline } from 'node:stream/promises';
 import { statusOf } from './errors.js';
-import { TokenVerifier } from '../server/auth.js';
+import { TokenVerifier, authorizeAgent } from '../server/auth.js';
 import type { Store } from '../store/index.js';
 import { Lru } from '../util/lru.js';
 import { AgentDavFileSystem } from './davfs.js';
@@ -324,10 +324,7 @@ export class DavService {
   }
 
   private async authorized(req: IncomingMessage, agent: string): Promise<boolean> {
-    const h = req.headers.authorization;
-    if (!h?.startsWith('Basic ')) return false;
-    const [user, ...rest] = Buffer.from(h.slice(6), 'base64').toString().split(':');
-    if (user !== agent) return false;
-    return this.tokens.verify(await AgentFs.open(this.store, agent), rest.join(':'));
+    return authorizeAgent(this.tokens, await AgentFs.open(this.store, agent), req.headers.authorization);
   }
+
 }

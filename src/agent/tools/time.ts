@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { fsError } from '../../fs/errors.js';
 import { parsePath } from '../../fs/path.js';
 import { parseTimeSpec } from '../../fs/timespec.js';
-import { parseVersion } from '../../store/version.js';
+import { parseVersion, type Version } from '../../store/version.js';
 import { defineTool } from '../tool.js';
 import { DIFF_MAX_CHARS, plural } from '../limits.js';
 import { bytes, limitArg, pathArg } from './common.js';
@@ -60,6 +61,10 @@ export const Diff = defineTool({
     const from = await fs.resolveVersion(args.from_version);
     const to = args.to_version ? await fs.resolveVersion(args.to_version) : await fs.head();
     const d = await fs.diff(args.path, from, to);
+    const existsAt = async (v: Version) => fs.exists(parsePath(args.path).path, v);
+    if (d.kind !== 'tree' && !(await existsAt(from)) && !(await existsAt(to))) {
+      throw fsError('ENOENT', `${d.path} exists at neither ${from} nor ${to}: History(path) lists the versions where it changed`, d.path);
+    }
     if (d.kind === 'text') {
       if (!d.changed) return { text: `[${d.path} is the same at ${from} and ${to}]` };
       const patch = d.patch.length > DIFF_MAX_CHARS ? `${d.patch.slice(0, DIFF_MAX_CHARS)}\n[diff cut at ${DIFF_MAX_CHARS.toLocaleString('en-US')} characters; Read both versions in pages to see the rest]` : d.patch;

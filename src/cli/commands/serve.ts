@@ -8,7 +8,7 @@ import { CliContext, action } from '../context.js';
 export function registerServeCommands(program: Command): void {
   program
     .command('serve')
-    .description('serve every agent over WebDAV at http://HOST:PORT/dav/<agent>/ (and the HTTP API)')
+    .description('serve every agent: WebDAV at /dav/<agent>/, MCP at /mcp/<agent>, tool calls at /api/agents/<agent>/tools/<Tool>')
     .option('--host <host>', 'address to bind (default: loopback only)', '127.0.0.1')
     .option('--port <port>', 'port (0 = any free port)', process.env.PORT ?? '8080')
     .option('--no-auth', 'serve without credentials (local development only)')
@@ -22,9 +22,12 @@ export function registerServeCommands(program: Command): void {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port '${opts.port}'`);
       const address = await app.listen({ host: opts.host, port });
-      logger.info({ url: `${address}/dav/<agent>/` }, `timefs serving WebDAV at ${address}/dav/<agent>/ (data: ${ctx.options.data ?? process.env.TIMEFS_DATA ?? '.timefs'})`);
+      logger.info(
+        { url: address, webdav: `${address}/dav/<agent>/`, mcp: `${address}/mcp/<agent>`, api: `${address}/api/agents/<agent>/tools/<Tool>` },
+        `timefs serving ${address}: WebDAV /dav/<agent>/, MCP /mcp/<agent>, tools POST /api/agents/<agent>/tools/<Tool> (data: ${ctx.options.data ?? process.env.TIMEFS_DATA ?? '.timefs'})`,
+      );
       if (opts.auth) {
-        logger.info(`credentials: HTTP Basic, user = agent name, password = a token from \`timefs agents token <agent>\` (e.g. default)`);
+        logger.info(`credentials: a token from \`timefs agents token <agent>\` — HTTP Basic (user = agent name, password = token) or Authorization: Bearer <token>`);
       }
       let stopping = false;
       const stop = (signal: string): void => {
