@@ -3,6 +3,7 @@
  * one run. Pick some with `npm run bench -- store fs`.
  */
 import { printTable, type Row } from './harness.js';
+import { benchAgents } from './agents.js';
 import { benchFs } from './fs.js';
 import { benchFuse } from './fuse.js';
 import { benchKvLayout } from './kv-layout.js';
@@ -15,6 +16,7 @@ const suites: Record<string, () => Promise<Row[]>> = {
   fs: benchFs,
   webdav: benchWebdav,
   fuse: benchFuse,
+  agents: benchAgents,
 };
 
 const wanted = process.argv.slice(2);
