@@ -1,5 +1,5 @@
 import type { AgentFs } from '../fs/agentfs.js';
-import type { Version } from '../store/index.js';
+import type { Version } from '../fs/index.js';
 import type { ChatMessage, ToolCall } from './messages.js';
 import { SYSTEM_PROMPT } from './prompt.js';
 import type { ModelProvider } from './providers/types.js';

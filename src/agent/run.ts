@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import type { AgentFs } from '../fs/agentfs.js';
 import { FsError } from '../fs/errors.js';
-import { StoreError } from '../store/errors.js';
 import { UserError } from '../util/errors.js';
 import { createLogger } from '../util/logger.js';
 import type { ToolDef, ToolResult } from './tool.js';
@@ -75,7 +74,7 @@ export async function runTool(fs: AgentFs, name: string, rawArgs: unknown): Prom
     const out = await tool.run({ fs: fs.withActor(`tool:${tool.name}`), summary }, args);
     return { text: out.text, isError: false, ...(tool.readOnly ? {} : { version: out.version ?? null }) };
   } catch (err) {
-    if (err instanceof FsError || err instanceof StoreError) return failure(err.message, err.code);
+    if (err instanceof FsError) return failure(err.message, err.code);
     if (err instanceof UserError) return failure(err.message, 'EINVAL');
     log.error({ err, tool: tool.name, agent: fs.agent }, 'tool failed unexpectedly');
     return failure(`internal error in ${tool.name}: ${(err as Error).message ?? String(err)} (the call may be retried)`, 'INTERNAL');

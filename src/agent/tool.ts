@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { AgentFs } from '../fs/agentfs.js';
-import type { Version } from '../store/index.js';
+import type { Version } from '../fs/index.js';
 
 /**
  * What a tool call returns. `text` is what the model reads; `version` is the commit a mutating call

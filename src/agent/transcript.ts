@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentFs } from '../fs/agentfs.js';
-import { BlobRef, type Version } from '../store/index.js';
+import type { Version } from '../fs/index.js';
 import type { ChatMessage } from './messages.js';
 import { UserError } from '../util/errors.js';
 
 /**
- * Conversations, stored in the agent's own namespace under keys outside the filesystem's (so no
- * tool path can reach them, and no other agent can): ('transcript', 's', id) → session meta,
- * ('transcript', 'm', id, seq) → one message. Each append is one commit, so a transcript has
- * versions like files do and `--version` shows it as it was.
+ * Conversations, stored as agent records (fs/records.ts: in the agent's own namespace, outside the
+ * file tree, so no tool path can reach them and no other agent can): ('transcript', 's', id) →
+ * session meta, ('transcript', 'm', id, seq) → one message. Each append is one commit, so a
+ * transcript has versions like files do and `--version` shows it as it was.
  */
 export interface SessionInfo {
   id: string;
@@ -39,19 +39,17 @@ export class Transcript {
 
   /** An existing session (the newest when `id` is 'latest'), at head or at a version. */
   static async open(fs: AgentFs, id: string, version?: Version): Promise<Transcript> {
-    const snap = await fs.ns.snapshot(version);
     const sid = id === 'latest' ? (await Transcript.list(fs, version)).at(-1)?.id : id;
     if (!sid) throw new UserError(`agent '${fs.agent}' has no conversations yet: start one with \`timefs agent run "…"\``);
-    const meta = await snap.get(['transcript', 's', sid]);
-    if (!meta || meta instanceof BlobRef) throw new UserError(`no conversation '${sid}' for agent '${fs.agent}'${version ? ` at ${version}` : ''}: \`timefs agent transcript --list\` shows them`);
+    const meta = await fs.getRecord(['transcript', 's', sid], version);
+    if (!meta) throw new UserError(`no conversation '${sid}' for agent '${fs.agent}'${version ? ` at ${version}` : ''}: \`timefs agent transcript --list\` shows them`);
     const info = decode<SessionInfo>(meta);
-    const rows = await snap.list(['transcript', 'm', sid]);
+    const rows = await fs.listRecords(['transcript', 'm', sid], version);
     return new Transcript(fs, sid, rows.map((r) => decode<ChatMessage>(r.value)), info.started);
   }
 
   static async list(fs: AgentFs, version?: Version): Promise<SessionInfo[]> {
-    const snap = await fs.ns.snapshot(version);
-    return (await snap.list(['transcript', 's'])).map((r) => decode<SessionInfo>(r.value));
+    return (await fs.listRecords(['transcript', 's'], version)).map((r) => decode<SessionInfo>(r.value));
   }
 
   /** Stores new messages (already pushed to `messages` by the caller) as one commit. */
@@ -60,10 +58,9 @@ export class Transcript {
     if (fresh.length === 0) return null;
     const firstUser = this.messages.find((m) => m.role === 'user');
     const info: SessionInfo = { id: this.id, started: this.started, title: firstUser ? firstUser.content.slice(0, 80) : '', messages: this.messages.length };
-    const res = await this.fs.ns.commit({ actor: 'agent', summary: `transcript ${this.id}: ${summary}` }, async (w) => {
-      w.set(['transcript', 's', this.id], encode(info));
-      fresh.forEach((m, i) => w.set(['transcript', 'm', this.id, from + i], encode(m)));
-    });
-    return res.version;
+    return this.fs.withActor('agent').putRecords(`transcript ${this.id}: ${summary}`, [
+      [['transcript', 's', this.id], encode(info)],
+      ...fresh.map((m, i) => [['transcript', 'm', this.id, from + i], encode(m)] as const),
+    ]);
   }
 }

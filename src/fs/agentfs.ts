@@ -9,6 +9,7 @@ import { pathHistory, type HistoryPage } from './history.js';
 import { parsePath, type ParsedPath } from './path.js';
 import { parseTimeSpec, parseVersionOrTime } from './timespec.js';
 import { BlockStager } from './stream.js';
+import { decodeRecord, recordKey, type RecordKey } from './records.js';
 import { FsTx, type Caller, type SetAttr, type TxHost } from './tx.js';
 import type { DirEntry, Stat } from './types.js';
 import { FsView } from './view.js';
@@ -444,6 +445,29 @@ export class AgentFs implements TxHost {
       const [a, b] = await Promise.all([this.view(from), this.view(to)]);
       return diffPath(a, b, parsed.names, parsed.path);
     }, path);
+  }
+
+  // ---- agent records (outside the file tree; see records.ts) --------------------------------
+
+  /** Writes records as one commit. */
+  async putRecords(summary: string, entries: ReadonlyArray<readonly [RecordKey, Buffer]>): Promise<Version | null> {
+    return guard(async () => {
+      const res = await this.ns.commit({ actor: this.actor, summary }, async (w) => {
+        for (const [key, value] of entries) w.set(recordKey(key), value);
+      });
+      return res.version ? readVersionOf(res.version) : null;
+    });
+  }
+
+  async getRecord(key: RecordKey, version?: Version): Promise<Buffer | undefined> {
+    return guard(async () => decodeRecord(await (await this.ns.snapshot(version)).get(recordKey(key))));
+  }
+
+  /** Records under a key prefix, in key order: [key without the prefix's 'rec', value]. */
+  async listRecords(prefix: RecordKey, version?: Version): Promise<Array<{ key: Array<string | number>; value: Buffer }>> {
+    return guard(async () =>
+      (await (await this.ns.snapshot(version)).list(recordKey(prefix))).map((e) => ({ key: (e.key as Array<string | number>).slice(1), value: decodeRecord(e.value) ?? Buffer.alloc(0) })),
+    );
   }
 
   /** The commit log (files and everything else), newest first. */

@@ -8,3 +8,5 @@ export { listAgents, deleteAgent, checkAgentName, agentNamespace, AGENT_PREFIX }
 export type { HistoryEntry, HistoryPage } from './history.js';
 export type { DiffResult, FileSide } from './diff.js';
 export * from './types.js';
+export { parseVersion, type RecordKey } from './records.js';
+export type { Version } from '../store/index.js';

@@ -9,7 +9,7 @@ const models: ScriptedModel[] = [];
 afterAll(async () => Promise.all(models.map((m) => m.close())));
 
 const cleanEnv = (): NodeJS.ProcessEnv => {
-  const env = { ...process.env, TIMEFS_LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TIMEFS_LOG_LEVEL: 'warn' };
   for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'TIMEFS_PROVIDER', 'TIMEFS_MODEL']) delete env[k];
   return env;
 };

@@ -55,7 +55,7 @@ describe('AgentHost', () => {
     const host = new AgentHost(store, { create: true });
     const bob = await AgentFs.open(store, 'bob', { create: true });
     await bob.writeFile('/bob-only-dir/bob-only-file.txt', 'BOB-SECRET-CONTENT', { parents: true });
-    await bob.ns.commit({ actor: 'agent', summary: 'transcript' }, async (w) => w.set(['transcript', 's1', 0], Buffer.from('BOB-SECRET-TRANSCRIPT')));
+    await bob.putRecords('transcript', [[['transcript', 'm', 's1', 0], Buffer.from('BOB-SECRET-TRANSCRIPT')]]);
     const bobVersions = [await bob.head(), ...(await bob.log({ limit: 10 })).map((r) => r.version.toString())];
     await host.call('alice', 'Write', { path: '/mine.txt', content: 'alice data' });
     const bobHead = await bob.head();

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { runTool, summarizeCall, toolSchemas } from '../../src/agent/run.js';
 import { TOOLS } from '../../src/agent/tools/index.js';
 import { makeFs } from '../helpers/fs.js';
-import { TestClock } from '../helpers/store.js';
+import { AgentFs } from '../../src/fs/agentfs.js';
+import { TestClock, makeStore } from '../helpers/store.js';
 
 const DAY = 24 * 3600 * 1000;
 const HEX20 = /\b[0-9a-f]{20}\b/;
@@ -192,6 +193,22 @@ describe('agent tools', () => {
     }
     expect(await fs.head()).toBe(head);
     expect((await fs.readFile('/d/f.txt')).toString()).toBe('aaa aaa\n');
+  });
+
+  it('an expired version is a clear error naming the oldest readable version', async () => {
+    const clock = new TestClock();
+    const store = makeStore({ clock, retentionMs: DAY });
+    const fs = await AgentFs.open(store, 'old', { create: true });
+    await runTool(fs, 'Write', { path: '/a.txt', content: 'v1' });
+    const v1 = await fs.head();
+    clock.advance(DAY + 1000);
+    await runTool(fs, 'Write', { path: '/a.txt', content: 'v2' });
+    clock.advance(2 * DAY);
+    await store.gc({ graceMs: 0 });
+    const r = await runTool(fs, 'Read', { path: '/a.txt', version: v1 });
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/^version expired: .* the oldest readable version is [0-9a-f]{20}$/);
+    expect((await runTool(fs, 'Read', { path: '/a.txt' })).text).toBe('v2');
   });
 
   it('summarizes arguments for the commit log without copying content', () => {

@@ -4,7 +4,7 @@ import { fsError } from '../../fs/errors.js';
 import { parsePath } from '../../fs/path.js';
 import type { FsTx } from '../../fs/tx.js';
 import type { FsView } from '../../fs/view.js';
-import type { Version } from '../../store/index.js';
+import type { Version } from '../../fs/index.js';
 
 export const pathArg = (what = 'Absolute path in the agent filesystem, e.g. /docs/a.md') => z.string().min(1).describe(what);
 

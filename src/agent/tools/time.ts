@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { fsError } from '../../fs/errors.js';
 import { parsePath } from '../../fs/path.js';
 import { parseTimeSpec } from '../../fs/timespec.js';
-import { parseVersion, type Version } from '../../store/version.js';
+import { parseVersion, type Version } from '../../fs/index.js';
 import { defineTool } from '../tool.js';
 import { DIFF_MAX_CHARS, plural } from '../limits.js';
 import { bytes, limitArg, pathArg } from './common.js';

@@ -5,7 +5,7 @@ import { AgentSession } from '../../agent/loop.js';
 import { createProvider } from '../../agent/providers/index.js';
 import { Transcript } from '../../agent/transcript.js';
 import { serveStdio } from '../../mcp/stdio.js';
-import { parseVersion } from '../../store/version.js';
+import { parseVersion } from '../../fs/index.js';
 import { terminalView } from '../agent-view.js';
 import { action, type CliContext } from '../context.js';
 
