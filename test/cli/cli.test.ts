@@ -123,7 +123,7 @@ describe.runIf(built.run)('timefs serve', () => {
     try {
       let url = '';
       for (let i = 0; i < 100 && !url; i++) {
-        url = /timefs serving WebDAV at (http:\/\/127\.0\.0\.1:\d+)\/dav/.exec(log)?.[1] ?? '';
+        url = /timefs serving (http:\/\/127\.0\.0\.1:\d+): WebDAV/.exec(log)?.[1] ?? '';
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(url, log).not.toBe('');
