@@ -4,8 +4,15 @@
  */
 export class Mutex {
   private tail: Promise<void> = Promise.resolve();
+  private holders = 0;
+
+  /** true while a run() is queued or running */
+  get busy(): boolean {
+    return this.holders > 0;
+  }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
+    this.holders++;
     let release!: () => void;
     const next = new Promise<void>((resolve) => (release = resolve));
     const previous = this.tail;
@@ -14,6 +21,7 @@ export class Mutex {
     try {
       return await fn();
     } finally {
+      this.holders--;
       release();
     }
   }

@@ -4,14 +4,14 @@ import Database from 'better-sqlite3';
 import { makeStamp } from './bytes.js';
 import { Mutex } from './mutex.js';
 import { StampCollector, nextCommitVersion, nowMicros, resolveStamped } from './stamped.js';
-import type { KvEngine, KvPair, KvTransaction, RangeOptions, TransactResult } from './types.js';
+import { KvBusyError, type KvEngine, type KvPair, type KvSync, type KvSyncTransaction, type KvTransaction, type RangeOptions, type TransactResult } from './types.js';
 
 export interface SqliteEngineOptions {
   /** Database file; ':memory:' for a private in-memory database. */
   file: string;
   /**
    * 'normal' (default): WAL with synchronous=NORMAL — a commit survives a process crash at once and
-   * a power loss after the next checkpoint or `sync()`. 'full': every commit is fsynced.
+   * a power loss after the next `checkpoint()`. 'full': every commit is fsynced.
    */
   synchronous?: 'normal' | 'full';
   /** How long a writer waits for another process's write lock, ms. */
@@ -120,8 +120,46 @@ export class SqliteEngine implements KvEngine {
     });
   }
 
+  /**
+   * The synchronous API (KvSync). A sync transaction runs entirely inside one call, so it never
+   * interleaves with anything; it refuses (KvBusyError) while an async transaction holds the
+   * connection across awaits.
+   */
+  readonly sync: KvSync = {
+    get: (key) => this.rawGet(key),
+    getRange: (begin, end, options) => this.rawRange(begin, end, options),
+    transact: <T>(fn: (tx: KvSyncTransaction) => T): TransactResult<T> => {
+      if (this.mutex.busy || this.db.inTransaction) throw new KvBusyError();
+      const engine = this;
+      const { stmt } = this;
+      const tx = new (class extends StampCollector implements KvSyncTransaction {
+        get = (key: Buffer) => engine.rawGet(key);
+        getRange = (begin: Buffer, end: Buffer, options?: RangeOptions) => engine.rawRange(begin, end, options);
+        set = (key: Buffer, value: Buffer) => void stmt.set.run(key, value);
+        clear = (key: Buffer) => void stmt.clear.run(key);
+      })();
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const value = fn(tx);
+        let stamp: Buffer | null = null;
+        if (tx.pending.length > 0) {
+          const previous = (stmt.lastVersion.get() as bigint | undefined) ?? 0n;
+          const version = nextCommitVersion(previous, nowMicros());
+          for (const [k, v] of resolveStamped(tx.pending, version)) stmt.set.run(k, v);
+          stmt.setLastVersion.run(version);
+          stamp = makeStamp(version);
+        }
+        this.db.exec('COMMIT');
+        return { value, stamp };
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    },
+  };
+
   /** Makes every committed transaction durable against power loss (checkpoints the WAL). */
-  async sync(): Promise<void> {
+  async checkpoint(): Promise<void> {
     this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 

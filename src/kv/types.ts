@@ -46,9 +46,43 @@ export interface TransactResult<T> {
   stamp: Buffer | null;
 }
 
+/** A transaction of the synchronous API: the same operations, without promises. */
+export interface KvSyncTransaction {
+  get(key: Buffer): Buffer | undefined;
+  getRange(begin: Buffer, end: Buffer, options?: RangeOptions): KvPair[];
+  set(key: Buffer, value: Buffer): void;
+  clear(key: Buffer): void;
+  setVersionstampedKey(prefix: Buffer, suffix: Buffer, value: Buffer): void;
+  setVersionstampedValue(key: Buffer, prefix: Buffer, suffix: Buffer): void;
+}
+
+/**
+ * Synchronous access, offered only by embedded engines (SQLite): for callers that cannot await,
+ * like SQLite's VFS in the sync WebAssembly build (sqlvfs/). Same invariants as the async API.
+ */
+export interface KvSync {
+  get(key: Buffer): Buffer | undefined;
+  getRange(begin: Buffer, end: Buffer, options?: RangeOptions): KvPair[];
+  /**
+   * Runs fn in a transaction and commits it, all before returning. Throws KvBusyError when an
+   * async transaction of this process is open (it spans awaits, and one connection cannot nest
+   * transactions): the caller backs off and retries, as SQLite callers do on SQLITE_BUSY.
+   */
+  transact<T>(fn: (tx: KvSyncTransaction) => T): TransactResult<T>;
+}
+
+export class KvBusyError extends Error {
+  constructor() {
+    super('the kv engine is busy with another transaction of this process; retry');
+    this.name = 'KvBusyError';
+  }
+}
+
 export interface KvEngine {
   /** 'sqlite' | 'memory' | 'fdb' */
   readonly kind: string;
+  /** present on embedded engines only (see KvSync) */
+  readonly sync?: KvSync;
   /**
    * Runs fn in a serializable transaction and commits it. Engines with optimistic concurrency
    * (FoundationDB) may call fn more than once, so fn must not have side effects outside `tx`.

@@ -8,3 +8,4 @@ export * from './version.js';
 export type { LogicalKey, KeyPart } from './keys.js';
 export { openStore, defaultDataDir, type OpenStoreConfig } from './open.js';
 export type { GcOptions, GcReport } from './gc.js';
+export { SyncNamespace } from './sync.js';

@@ -58,7 +58,7 @@ export interface NamespaceHost {
   beforeCommit(): Promise<void>;
 }
 
-interface Meta {
+export interface Meta {
   headRaw: Buffer | undefined;
   head: Version | null;
   headTimeMicros: bigint;
@@ -103,7 +103,11 @@ export class Namespace {
 
   private async readMeta(kv: KvReader = this.kv): Promise<Meta> {
     const begin = metaPrefix(this.id);
-    const rows = await kv.getRange(begin, prefixEnd(begin));
+    return this.parseMeta(await kv.getRange(begin, prefixEnd(begin)));
+  }
+
+  /** The head and watermark from the namespace's meta rows (shared by the async and sync paths). */
+  parseMeta(rows: ReadonlyArray<{ key: Buffer; value: Buffer }>): Meta {
     const head = headKey(this.id);
     const wm = watermarkKey(this.id);
     const meta: Meta = { headRaw: undefined, head: null, headTimeMicros: 0n, watermark: null };
@@ -250,7 +254,7 @@ export class Namespace {
     return readVersionOf(stamp);
   }
 
-  private expiredMessage(what: string, watermark: Version): string {
+  expiredMessage(what: string, watermark: Version): string {
     return `version expired: ${what} is older than the retention window of '${this.name}'; the oldest readable version is ${readVersionOf(watermark)}`;
   }
 
