@@ -8,7 +8,8 @@ export const TIMEFS_INSTRUCTIONS = `You work in a versioned filesystem (timefs).
 - To look at the past, pass \`version\` to any read tool (or write path@version). Get a version with GetVersionAtTimestamp("3 days ago") or from History(path).
 - To restore a deleted or overwritten file: GetVersionAtTimestamp (or History) → Read(path, version) to check it → Copy(src_path, dst_path, src_version).
 - Diff(path, from_version, to_version) shows what changed between two versions.
-- Past versions are read-only: write to the plain path.`;
+- Past versions are read-only: write to the plain path.
+- Web apps: write /apps/<name>/app.json ({"name": "<name>"}), static files in /apps/<name>/public/ (index.html), API handlers in /apps/<name>/api/<route>.js (\`export default function (req, db) { return { json: db.query("SELECT …", [..]) } }\`), create tables with Sql(db, sql), then DeployApp(name) for the URL.`;
 
 export const SYSTEM_PROMPT = `You are an agent working in your own filesystem through tools.
 

@@ -9,4 +9,5 @@ export type { HistoryEntry, HistoryPage } from './history.js';
 export type { DiffResult, FileSide } from './diff.js';
 export * from './types.js';
 export { parseVersion, type RecordKey } from './records.js';
+export { isVersionString } from '../store/version.js';
 export type { Version } from '../store/index.js';

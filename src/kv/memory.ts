@@ -64,6 +64,10 @@ export class MemoryEngine implements KvEngine {
     return previous;
   }
 
+  latestCommitVersion(): bigint {
+    return this.lastVersion;
+  }
+
   private check(): void {
     if (this.closed) throw new Error('kv engine is closed');
   }

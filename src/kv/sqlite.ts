@@ -158,6 +158,10 @@ export class SqliteEngine implements KvEngine {
     },
   };
 
+  latestCommitVersion(): bigint {
+    return (this.stmt.lastVersion.get() as bigint | undefined) ?? 0n;
+  }
+
   /** Makes every committed transaction durable against power loss (checkpoints the WAL). */
   async checkpoint(): Promise<void> {
     this.db.pragma('wal_checkpoint(PASSIVE)');

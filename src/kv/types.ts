@@ -84,6 +84,11 @@ export interface KvEngine {
   /** present on embedded engines only (see KvSync) */
   readonly sync?: KvSync;
   /**
+   * The newest commit version of the whole engine, when the engine can tell cheaply. Every later
+   * commit gets a greater one, so any version up to it is a settled state in every namespace.
+   */
+  latestCommitVersion?(): bigint;
+  /**
    * Runs fn in a serializable transaction and commits it. Engines with optimistic concurrency
    * (FoundationDB) may call fn more than once, so fn must not have side effects outside `tx`.
    * A thrown error aborts the transaction and is rethrown unchanged.

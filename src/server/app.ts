@@ -7,6 +7,7 @@ import { DAV_PREFIX, DavService } from '../webdav/handler.js';
 import { AgentHost } from '../agent/host.js';
 import { mcpRoutes } from '../mcp/http.js';
 import { apiRoutes } from './api.js';
+import { appRoutes } from '../apps/serve.js';
 import { TokenVerifier } from './auth.js';
 
 export interface ServerOptions {
@@ -50,6 +51,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const access = { store: options.store, host, verifier, auth: options.auth };
   await app.register(apiRoutes, access);
   await app.register(mcpRoutes, access);
+  await app.register(appRoutes, { store: options.store, logger: options.logger });
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/', async () => ({
     name: 'timefs',
@@ -57,6 +59,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     mcp: '/mcp/<agent>',
     tools: '/api/tools',
     call: 'POST /api/agents/<agent>/tools/<Tool>',
+    apps: '/apps/<agent>/<app>/',
     agents: options.auth ? undefined : (await listAgents(options.store)).map((a) => a.name),
   }));
   return app;

@@ -101,6 +101,11 @@ export class SqlDatabase {
     return this.version !== undefined;
   }
 
+  /** true inside an explicit transaction (BEGIN without COMMIT/ROLLBACK yet) */
+  get inTransaction(): boolean {
+    return !this.closed && !this.eng.wasm.autocommit(this.db);
+  }
+
   /** The version the last write of this connection committed (null before any). */
   get committed(): Version | null {
     return this.lastVersion;

@@ -146,7 +146,9 @@ export class Namespace {
     // The head as a read version: no other commit of this namespace can share its commit version
     // (the head check in write() makes them conflict), so the two name the same state.
     if (at === undefined) return new Snapshot(this.kv, this.id, readVersionOf(meta.head!));
-    if (commitVersionOf(at) > commitVersionOf(meta.head!)) {
+    // Versions are store-wide: a version past this namespace's head but not past the engine's
+    // newest commit is a settled state here too (nothing can commit below it any more).
+    if (commitVersionOf(at) > commitVersionOf(meta.head!) && !(commitVersionOf(at) <= (this.kv.latestCommitVersion?.() ?? -1n))) {
       throw new StoreError(
         'FUTURE_VERSION',
         `version ${at} is from the future: the newest version of '${this.name}' is ${readVersionOf(meta.head!)}`,

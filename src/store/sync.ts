@@ -41,7 +41,7 @@ export class SyncNamespace {
 
   /** Validates a read version like Namespace.snapshot: not from the future, not expired (unless pinned). */
   checkReadable(at: Version, meta: Meta = this.meta()): void {
-    if (commitVersionOf(at) > commitVersionOf(meta.head!)) {
+    if (commitVersionOf(at) > commitVersionOf(meta.head!) && !(commitVersionOf(at) <= (this.store.kv.latestCommitVersion?.() ?? -1n))) {
       throw new StoreError('FUTURE_VERSION', `version ${at} is from the future: the newest version of '${this.ns.name}' is ${readVersionOf(meta.head!)}`);
     }
     if (meta.watermark && at < meta.watermark) {

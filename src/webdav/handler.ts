@@ -17,7 +17,7 @@ import { AgentDavFileSystem } from './davfs.js';
 import { dav, type WebDAVServer } from './lib.js';
 import { evaluateIf, installIfHeaderFix, parseIfLists } from './ifheader.js';
 import { LockMethod, UnlockMethod, submittedTokens } from './locks.js';
-import { serveFile } from './get.js';
+import { serveFile } from '../http/file.js';
 import { PropfindMethod, encodeHref, etagOf } from './propfind.js';
 import type { Stat } from '../fs/types.js';
 import { ProppatchMethod } from './proppatch.js';

@@ -17,7 +17,9 @@ type Mode = { kind: 'allprop' } | { kind: 'propname' } | { kind: 'prop'; wanted:
 const LIVE = ['creationdate', 'displayname', 'getcontentlength', 'getcontenttype', 'getetag', 'getlastmodified', 'resourcetype', 'lockdiscovery', 'supportedlock'];
 
 /** Changes with every commit that touches the inode (its generation), content or metadata. */
-export const etagOf = (st: Stat): string => `"${st.ino.toString(16)}-${st.gen.toString(16)}"`;
+import { etagOf } from '../http/file.js';
+
+export { etagOf };
 
 export const encodeHref = (path: string): string =>
   path

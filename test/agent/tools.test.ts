@@ -37,6 +37,8 @@ describe('agent tools', () => {
       GetVersionAtTimestamp: ['timestamp'],
       History: ['path', 'limit'],
       Diff: ['path', 'from_version', 'to_version'],
+      Sql: ['db', 'sql', 'params', 'version'],
+      DeployApp: ['name'],
     };
     const schemas = toolSchemas();
     expect(schemas.map((s) => s.name).sort()).toEqual(Object.keys(want).sort());

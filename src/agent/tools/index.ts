@@ -1,4 +1,5 @@
 import type { ToolDef } from '../tool.js';
+import { DeployApp, Sql } from './apps.js';
 import { List, Stat_ } from './list.js';
 import { Read } from './read.js';
 import { Glob, Grep } from './search.js';
@@ -21,6 +22,8 @@ export const TOOLS: readonly ToolDef[] = [
   GetVersionAtTimestamp,
   History,
   Diff,
+  Sql,
+  DeployApp,
 ] as unknown as readonly ToolDef[];
 
 export const TOOL_BY_NAME: ReadonlyMap<string, ToolDef> = new Map(TOOLS.map((t) => [t.name, t]));

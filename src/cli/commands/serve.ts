@@ -22,6 +22,7 @@ export function registerServeCommands(program: Command): void {
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid --port '${opts.port}'`);
       const address = await app.listen({ host: opts.host, port });
+      process.env.TIMEFS_PUBLIC_URL ??= address; // DeployApp answers with full URLs
       logger.info(
         { url: address, webdav: `${address}/dav/<agent>/`, mcp: `${address}/mcp/<agent>`, api: `${address}/api/agents/<agent>/tools/<Tool>` },
         `timefs serving ${address}: WebDAV /dav/<agent>/, MCP /mcp/<agent>, tools POST /api/agents/<agent>/tools/<Tool> (data: ${ctx.options.data ?? process.env.TIMEFS_DATA ?? '.timefs'})`,

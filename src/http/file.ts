@@ -1,9 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import mime from 'mime-types';
 import type { ParsedPath } from '../fs/path.js';
-import type { Inode } from '../fs/types.js';
+import type { Inode, Stat } from '../fs/types.js';
 import type { FsView } from '../fs/view.js';
-import { etagOf } from './propfind.js';
+
+/**
+ * HTTP helpers shared by the adapters that serve files (webdav/, apps/): one way to stream a file
+ * with ETag, Range and conditional requests.
+ */
+
+/** Strong ETag of an inode's content state: changes with every commit that changes it. */
+export const etagOf = (st: Stat): string => `"${st.ino.toString(16)}-${st.gen.toString(16)}"`;
 
 /** Parses one `bytes=` range against a size; null = serve the whole file, 'unsatisfiable' = 416. */
 export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
@@ -30,7 +37,15 @@ export function parseRange(header: string | undefined, size: number): { start: n
  * whole file and skips bytes): the view and inode the request resolved serve the whole response
  * (one snapshot, no second path resolution), real ranges, streamed reads.
  */
-export async function serveFile(view: FsView, ino: number, inode: Inode, req: IncomingMessage, res: ServerResponse, parsed: ParsedPath): Promise<void> {
+export async function serveFile(
+  view: FsView,
+  ino: number,
+  inode: Inode,
+  req: IncomingMessage,
+  res: ServerResponse,
+  parsed: ParsedPath,
+  extraHeaders: Record<string, string> = {},
+): Promise<void> {
   const st = view.statOf(ino, inode);
   const etag = etagOf(st);
   let range = parseRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, st.size);
@@ -42,7 +57,13 @@ export async function serveFile(view: FsView, ino: number, inode: Inode, req: In
     'Last-Modified': new Date(st.mtimeMs).toUTCString(),
     'Accept-Ranges': 'bytes',
     'X-Timefs-Version': st.version,
+    ...extraHeaders,
   };
+  const inm = req.headers['if-none-match'];
+  if (typeof inm === 'string' && (req.method === 'GET' || req.method === 'HEAD') && inm.split(',').some((t) => t.trim() === etag || t.trim() === '*')) {
+    res.writeHead(304, headers);
+    return void res.end();
+  }
   if (range === 'unsatisfiable') {
     res.writeHead(416, { ...headers, 'Content-Range': `bytes */${st.size}` });
     return void res.end();
