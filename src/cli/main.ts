@@ -6,6 +6,7 @@ import { StoreError } from '../store/errors.js';
 import { UserError } from '../util/errors.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerAgentCommands } from './commands/agent.js';
+import { registerAppCommands } from './commands/apps.js';
 import { registerFileCommands } from './commands/files.js';
 import { registerMountCommands } from './commands/mount.js';
 import { registerServeCommands } from './commands/serve.js';
@@ -36,13 +37,13 @@ function report(err: unknown): number {
 export function buildProgram(): Command {
   const program = new Command('timefs')
     .description('a versioned filesystem for AI agents: every state it was ever in, one @version away')
-    .version(TIMEFS_VERSION)
     .option('--data <dir>', 'data directory (default: $TIMEFS_DATA or ./.timefs)')
     .option('-a, --agent <name>', 'which agent\'s filesystem', 'default')
     .addOption(new Option('--engine <engine>', 'kv engine').choices(['sqlite', 'fdb', 'memory']).default(process.env.TIMEFS_ENGINE ?? 'sqlite'))
     .option('--blobs <where>', "chunk store: 'dir' (default, DATA/blobs), 'dir:/path' or 's3://bucket/prefix'", process.env.TIMEFS_BLOBS)
     .option('--s3-endpoint <url>', 'S3-compatible endpoint (path-style), e.g. http://127.0.0.1:9000', process.env.TIMEFS_S3_ENDPOINT)
     .option('--json', 'machine-readable output where supported')
+    .addHelpText('after', `\ntimefs ${TIMEFS_VERSION} (timefs --version)`)
     .showHelpAfterError('(run timefs --help for usage)')
     .exitOverride();
   registerFileCommands(program);
@@ -52,10 +53,23 @@ export function buildProgram(): Command {
   registerServeCommands(program);
   registerMountCommands(program);
   registerAgentCommands(program);
+  registerAppCommands(program);
   return program;
 }
 
 async function main(): Promise<void> {
+  // `timefs --version` prints the version; handled here, not with commander's .version(), because
+  // that would also swallow the subcommands' own --version <v> (sql, agent transcript)
+  const withValue = new Set(['--data', '-a', '--agent', '--engine', '--blobs', '--s3-endpoint']);
+  for (let i = 2; i < process.argv.length; i++) {
+    const arg = process.argv[i]!;
+    if (arg === '--version' || arg === '-V') {
+      process.stdout.write(`${TIMEFS_VERSION}\n`);
+      return;
+    }
+    if (!arg.startsWith('-')) break; // the subcommand: its options are its own
+    if (withValue.has(arg)) i++;
+  }
   try {
     await buildProgram().parseAsync(process.argv);
   } catch (err) {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { AgentFs } from '../../fs/agentfs.js';
 import { checkAgentName, deleteAgent, listAgents } from '../../fs/agents.js';
 import { agentNamespace } from '../../fs/agents.js';
+import { dbNamespace, listDatabases } from '../../sqlvfs/names.js';
 import { action } from '../context.js';
 import { isoTime } from '../format.js';
 import { progress } from '../progress.js';
@@ -78,8 +79,11 @@ export function registerAdminCommands(program: Command): void {
     .action(
       action(async (ctx, name: string, opts: { yes?: boolean }) => {
         if (!opts.yes) throw new Error(`deleting agent '${name}' erases all of its history; add --yes to confirm`);
-        await deleteAgent(await ctx.openStore(), name);
-        ctx.print(`deleted agent ${name}`);
+        const store = await ctx.openStore();
+        await deleteAgent(store, name);
+        const dbs = await listDatabases(store, name);
+        for (const db of dbs) await store.deleteNamespace(dbNamespace(name, db));
+        ctx.print(`deleted agent ${name}${dbs.length ? ` and its databases ${dbs.join(', ')}` : ''}`);
       }),
     );
 }

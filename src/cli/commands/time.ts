@@ -1,3 +1,4 @@
+import { dbNamespace, listDatabases } from '../../sqlvfs/names.js';
 import type { Command } from 'commander';
 import { parseTimeSpec } from '../../fs/timespec.js';
 import { readVersionOf } from '../../store/version.js';
@@ -17,10 +18,19 @@ export function registerTimeCommands(program: Command): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive integer, got '${opts.limit}'`);
         const since = opts.since ? await parseTimeSpec(opts.since, new Date()) : undefined;
-        type Row = { version: string; time: number; actor: string; summary: string };
+        type Row = { version: string; time: number; actor: string; summary: string; db?: string };
         let rows: Row[] = path
           ? (await fs.history(path, { limit })).entries.map((e) => ({ version: e.version, time: e.time.getTime(), actor: e.actor, summary: e.summary }))
           : (await fs.log({ limit, ...(since ? { since } : {}) })).map((r) => ({ version: readVersionOf(r.version), time: r.time, actor: r.actor, summary: r.summary }));
+        if (!path) {
+          // app databases are namespaces of their own; versions are store-wide, so one log interleaves them
+          const store = await ctx.openStore();
+          for (const db of await listDatabases(store, fs.agent)) {
+            const recs = await (await store.namespace(dbNamespace(fs.agent, db))).log({ limit, ...(since ? { since } : {}) });
+            rows.push(...recs.map((r) => ({ version: readVersionOf(r.version), time: r.time, actor: r.actor, summary: `[db ${db}] ${r.summary}`, db })));
+          }
+          rows = rows.sort((a, b) => (a.version < b.version ? 1 : a.version > b.version ? -1 : 0)).slice(0, limit);
+        }
         if (since) rows = rows.filter((r) => r.time >= since.getTime());
         if (ctx.options.json) return ctx.json(rows);
         for (const r of rows) ctx.print(`${r.version}  ${isoTime(r.time)}  ${r.actor.padEnd(12)} ${r.summary}`);
