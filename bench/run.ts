@@ -7,6 +7,7 @@ import { benchAgents } from './agents.js';
 import { benchFs } from './fs.js';
 import { benchFuse } from './fuse.js';
 import { benchKvLayout } from './kv-layout.js';
+import { benchSql } from './sql.js';
 import { benchStore } from './store.js';
 import { benchWebdav } from './webdav.js';
 
@@ -17,6 +18,7 @@ const suites: Record<string, () => Promise<Row[]>> = {
   webdav: benchWebdav,
   fuse: benchFuse,
   agents: benchAgents,
+  sql: benchSql,
 };
 
 const wanted = process.argv.slice(2);

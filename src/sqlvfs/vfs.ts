@@ -1,4 +1,4 @@
-import type { CommitMeta, SyncNamespace, Version } from '../store/index.js';
+import { SyncNamespace, type CommitMeta, type Version } from '../store/index.js';
 import { BlobRef, StoreError, readVersionOf } from '../store/index.js';
 import { KvBusyError } from '../kv/types.js';
 import { C } from './constants.js';
@@ -25,6 +25,10 @@ interface MainFile {
   size: number | null;
   /** size at the snapshot (pages past a truncation are deleted at commit) */
   baseSize: number;
+  /** the head record baseSize was read at: a new transaction on an unchanged head reuses it */
+  sizeAt: Buffer | null;
+  /** pages this connection read or wrote, valid while the head is still `sizeAt` */
+  known: Map<number, Uint8Array>;
   lock: number;
 }
 
@@ -36,8 +40,13 @@ interface MemFile {
   deleteOnClose: boolean;
 }
 
-const SIZE_KEY = ['size'] as const;
-const pageKey = (i: number) => ['p', i] as const;
+const SIZE_KEY = SyncNamespace.pack(['size']);
+const PAGE_CACHE_ENTRIES = 2048; // 8 MiB
+/** pages remembered per connection between transactions (SQLite's own cache holds the rest) */
+const KNOWN_PAGES = 64;
+const packedPages: Buffer[] = [];
+/** page keys, packed once each (tuple packing costs more than the kv seek) */
+const pageKey = (i: number): Buffer => (packedPages[i] ??= SyncNamespace.pack(['p', i]));
 
 /**
  * SQLite's VFS on the versioned store (the mvSQLite design). Invariants:
@@ -58,6 +67,8 @@ export class StoreVfs {
   private readonly bindings = new Map<string, FileBinding>();
   private readonly files = new Map<number, MainFile | MemFile>();
   private readonly mem = new Map<string, MemFile>();
+  /** decoded pages by stored key, oldest first (SQLite keeps its own cache; this one saves the inflate) */
+  private readonly pageCache = new Map<string, Uint8Array>();
   /** which file holds RESERVED per namespace: one writer per database in this process */
   private readonly writers = new Map<number, number>();
 
@@ -72,11 +83,20 @@ export class StoreVfs {
   // ---- helpers -----------------------------------------------------------------------------
 
   private readPage(f: MainFile, i: number): Uint8Array | undefined {
-    const d = f.dirty.get(i);
+    const d = f.dirty.get(i) ?? f.known.get(i);
     if (d) return d;
-    const v = f.binding.space.get(pageKey(i), this.readVersion(f));
-    if (v === undefined || v instanceof BlobRef) return undefined;
-    return decodePage(v);
+    const row = f.binding.space.getStored(pageKey(i), this.readVersion(f));
+    if (row === undefined || row.value instanceof BlobRef) return undefined;
+    // a stored key (page + commit stamp) never changes its content: cache decoded pages by it
+    const id = row.stored.toString('latin1');
+    let page = this.pageCache.get(id);
+    if (!page) {
+      page = decodePage(row.value);
+      this.pageCache.set(id, page);
+      if (this.pageCache.size > PAGE_CACHE_ENTRIES) this.pageCache.delete(this.pageCache.keys().next().value as string);
+    }
+    if (f.sizeAt && !f.binding.at && f.known.size < KNOWN_PAGES) f.known.set(i, page);
+    return page;
   }
 
   private readVersion(f: MainFile): Version {
@@ -92,8 +112,12 @@ export class StoreVfs {
       const meta = f.binding.space.meta();
       f.snap = { version: readVersionOf(meta.head!), headRaw: meta.headRaw! };
     }
-    const raw = f.binding.space.get(SIZE_KEY, f.snap.version);
-    f.baseSize = raw && !(raw instanceof BlobRef) ? Number(raw.toString()) : 0;
+    if (!f.sizeAt || !f.sizeAt.equals(f.snap.headRaw) || f.binding.at) {
+      f.known.clear();
+      const raw = f.binding.space.get(SIZE_KEY, f.snap.version);
+      f.baseSize = raw && !(raw instanceof BlobRef) ? Number(raw.toString()) : 0;
+      f.sizeAt = f.binding.at ? null : f.snap.headRaw;
+    }
     f.size = null;
   }
 
@@ -109,20 +133,26 @@ export class StoreVfs {
     if (f.binding.at) return C.READONLY;
     if (!f.snap) return C.IOERR;
     const size = this.fileSize(f);
-    const writes: Array<readonly [readonly (string | number)[], Buffer | null]> = [];
+    const writes: Array<readonly [Buffer, Buffer | null]> = [];
     for (const [i, page] of f.dirty) if (i * PAGE_SIZE < size) writes.push([pageKey(i), encodePage(page)]);
     const pages = Math.ceil(size / PAGE_SIZE);
     for (let i = pages; i < Math.ceil(f.baseSize / PAGE_SIZE); i++) writes.push([pageKey(i), null]);
     if (size !== f.baseSize) writes.push([SIZE_KEY, Buffer.from(String(size))]);
     try {
-      const v = f.binding.space.commit(f.snap.headRaw, f.binding.commit, writes);
+      const { version, headRaw } = f.binding.space.commit(f.snap.headRaw, f.binding.commit, writes);
+      // what we wrote is what the new head holds
+      for (const [i, page] of f.dirty) {
+        f.known.delete(i); // never leave an older copy behind, even when there is no room for the new one
+        if (i * PAGE_SIZE < size && f.known.size < KNOWN_PAGES) f.known.set(i, page);
+      }
+      for (const i of [...f.known.keys()]) if (i * PAGE_SIZE >= size) f.known.delete(i);
       f.dirty.clear();
       f.size = null;
       // the transaction goes on (SQLite may keep its lock): read our own commit from now on
-      const meta = f.binding.space.meta();
-      f.snap = { version: readVersionOf(meta.head!), headRaw: meta.headRaw! };
+      f.snap = { version, headRaw };
       f.baseSize = size;
-      f.binding.onCommit?.(v);
+      f.sizeAt = headRaw;
+      f.binding.onCommit?.(version);
       return C.OK;
     } catch (err) {
       if (err instanceof KvBusyError || (err instanceof StoreError && err.code === 'CONFLICT')) return C.BUSY;
@@ -135,7 +165,7 @@ export class StoreVfs {
   xOpen(name: string | null, fileId: number, flags: number, pOutFlags: DataView): number {
     const binding = name ? this.bindings.get(name) : undefined;
     if (binding && flags & C.OPEN_MAIN_DB) {
-      this.files.set(fileId, { kind: 'main', binding, snap: null, dirty: new Map(), size: null, baseSize: 0, lock: C.LOCK_NONE });
+      this.files.set(fileId, { kind: 'main', binding, snap: null, dirty: new Map(), size: null, baseSize: 0, sizeAt: null, known: new Map(), lock: C.LOCK_NONE });
       pOutFlags.setInt32(0, binding.at ? (flags & ~C.OPEN_READWRITE) | C.OPEN_READONLY : flags, true);
       return C.OK;
     }
