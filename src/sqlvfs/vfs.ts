@@ -95,7 +95,7 @@ export class StoreVfs {
       this.pageCache.set(id, page);
       if (this.pageCache.size > PAGE_CACHE_ENTRIES) this.pageCache.delete(this.pageCache.keys().next().value as string);
     }
-    if (f.sizeAt && !f.binding.at && f.known.size < KNOWN_PAGES) f.known.set(i, page);
+    if (f.sizeAt && f.known.size < KNOWN_PAGES) f.known.set(i, page);
     return page;
   }
 
@@ -112,11 +112,12 @@ export class StoreVfs {
       const meta = f.binding.space.meta();
       f.snap = { version: readVersionOf(meta.head!), headRaw: meta.headRaw! };
     }
-    if (!f.sizeAt || !f.sizeAt.equals(f.snap.headRaw) || f.binding.at) {
+    // a past version never changes, so its size and pages stay valid for the connection's life
+    if (!f.sizeAt || (!f.binding.at && !f.sizeAt.equals(f.snap.headRaw))) {
       f.known.clear();
       const raw = f.binding.space.get(SIZE_KEY, f.snap.version);
       f.baseSize = raw && !(raw instanceof BlobRef) ? Number(raw.toString()) : 0;
-      f.sizeAt = f.binding.at ? null : f.snap.headRaw;
+      f.sizeAt = f.snap.headRaw;
     }
     f.size = null;
   }
