@@ -1,6 +1,6 @@
 import type { AgentFs } from '../fs/agentfs.js';
 import type { Version } from '../fs/index.js';
-import type { ChatMessage, ToolCall } from './messages.js';
+import { parseToolArgs, type ChatMessage, type ToolCall } from './messages.js';
 import { SYSTEM_PROMPT } from './prompt.js';
 import type { ModelProvider } from './providers/types.js';
 import { runTool, summarizeCall, toolSchemas } from './run.js';
@@ -42,14 +42,6 @@ export class TurnCancelled extends Error {
   }
 }
 
-const parseArgs = (args: string): Record<string, unknown> => {
-  try {
-    const v = JSON.parse(args || '{}') as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-};
 
 /**
  * The agent loop: send the conversation to the model, run the tool calls it asks for, send the
@@ -120,7 +112,7 @@ export class AgentSession {
           msgs.push({ role: 'tool', callId: call.id, name: call.name, content: result.text, isError: result.isError, time: this.now });
           emit({ type: 'tool_result', call, result });
         }
-        await save(turn.toolCalls.map((c) => summarizeCall(c.name, parseArgs(c.args))).join(', '));
+        await save(turn.toolCalls.map((c) => summarizeCall(c.name, parseToolArgs(c.args))).join(', '));
       }
       msgs.push({ role: 'assistant', content: `[stopped after ${this.maxSteps} model calls in one turn; ask me to continue]`, toolCalls: [], time: this.now });
       await save('step limit');

@@ -28,3 +28,13 @@ export function closeDanglingCalls(messages: ChatMessage[]): ChatMessage[] {
   }
   return out;
 }
+
+/** A tool call's JSON arguments as an object ({} when they are not a JSON object). */
+export function parseToolArgs(args: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(args || '{}') as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

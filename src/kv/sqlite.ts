@@ -103,21 +103,29 @@ export class SqliteEngine implements KvEngine {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const value = await fn(tx);
-        let stamp: Buffer | null = null;
-        if (tx.pending.length > 0) {
-          const previous = (stmt.lastVersion.get() as bigint | undefined) ?? 0n;
-          const version = nextCommitVersion(previous, nowMicros());
-          for (const [k, v] of resolveStamped(tx.pending, version)) stmt.set.run(k, v);
-          stmt.setLastVersion.run(version);
-          stamp = makeStamp(version);
-        }
-        this.db.exec('COMMIT');
-        return { value, stamp };
+        return { value, stamp: this.commitOpen(tx) };
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
       }
     });
+  }
+
+  /**
+   * Commits the open transaction: the versionstamped writes get the next commit version (assigned
+   * here, under SQLite's write lock, so versions follow commit order across processes).
+   */
+  private commitOpen(tx: StampCollector): Buffer | null {
+    let stamp: Buffer | null = null;
+    if (tx.pending.length > 0) {
+      const previous = (this.stmt.lastVersion.get() as bigint | undefined) ?? 0n;
+      const version = nextCommitVersion(previous, nowMicros());
+      for (const [k, v] of resolveStamped(tx.pending, version)) this.stmt.set.run(k, v);
+      this.stmt.setLastVersion.run(version);
+      stamp = makeStamp(version);
+    }
+    this.db.exec('COMMIT');
+    return stamp;
   }
 
   /**
@@ -141,16 +149,7 @@ export class SqliteEngine implements KvEngine {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const value = fn(tx);
-        let stamp: Buffer | null = null;
-        if (tx.pending.length > 0) {
-          const previous = (stmt.lastVersion.get() as bigint | undefined) ?? 0n;
-          const version = nextCommitVersion(previous, nowMicros());
-          for (const [k, v] of resolveStamped(tx.pending, version)) stmt.set.run(k, v);
-          stmt.setLastVersion.run(version);
-          stamp = makeStamp(version);
-        }
-        this.db.exec('COMMIT');
-        return { value, stamp };
+        return { value, stamp: this.commitOpen(tx) };
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;

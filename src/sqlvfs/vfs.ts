@@ -48,6 +48,18 @@ const packedPages: Buffer[] = [];
 /** page keys, packed once each (tuple packing costs more than the kv seek) */
 const pageKey = (i: number): Buffer => (packedPages[i] ??= SyncNamespace.pack(['p', i]));
 
+/** Calls fn for each page a byte range touches: (page index, offset in page, bytes, offset in range). */
+function forEachPage(offset: number, length: number, fn: (i: number, within: number, n: number, done: number) => void): void {
+  for (let done = 0; done < length; ) {
+    const off = offset + done;
+    const i = Math.floor(off / PAGE_SIZE);
+    const within = off - i * PAGE_SIZE;
+    const n = Math.min(PAGE_SIZE - within, length - done);
+    fn(i, within, n, done);
+    done += n;
+  }
+}
+
 /**
  * SQLite's VFS on the versioned store (the mvSQLite design). Invariants:
  *  - the main database file's pages live in the bound namespace, page i at key ('p', i), deflated;
@@ -204,17 +216,11 @@ export class StoreVfs {
     }
     try {
       const size = this.fileSize(f);
-      let done = 0;
-      while (done < pData.length) {
-        const off = iOffset + done;
-        const i = Math.floor(off / PAGE_SIZE);
-        const within = off - i * PAGE_SIZE;
-        const n = Math.min(PAGE_SIZE - within, pData.length - done);
-        const page = off < size ? this.readPage(f, i) : undefined;
+      forEachPage(iOffset, pData.length, (i, within, n, done) => {
+        const page = i * PAGE_SIZE + within < size ? this.readPage(f, i) : undefined;
         if (page) pData.set(page.subarray(within, within + n), done);
         else pData.fill(0, done, done + n);
-        done += n;
-      }
+      });
       return iOffset + pData.length > size ? C.IOERR_SHORT_READ : C.OK;
     } catch {
       return C.IOERR;
@@ -237,23 +243,16 @@ export class StoreVfs {
     }
     if (f.binding.at) return C.READONLY;
     try {
-      let done = 0;
-      while (done < pData.length) {
-        const off = iOffset + done;
-        const i = Math.floor(off / PAGE_SIZE);
-        const within = off - i * PAGE_SIZE;
-        const n = Math.min(PAGE_SIZE - within, pData.length - done);
-        let page: Uint8Array;
-        if (within === 0 && n === PAGE_SIZE) page = new Uint8Array(PAGE_SIZE);
-        else {
-          page = new Uint8Array(PAGE_SIZE);
+      forEachPage(iOffset, pData.length, (i, within, n, done) => {
+        const page = new Uint8Array(PAGE_SIZE);
+        if (n < PAGE_SIZE) {
+          // a partial page write keeps the rest of the page
           const old = i * PAGE_SIZE < this.fileSize(f) ? this.readPage(f, i) : undefined;
           if (old) page.set(old);
         }
         page.set(pData.subarray(done, done + n), within);
         f.dirty.set(i, page);
-        done += n;
-      }
+      });
       f.size = Math.max(this.fileSize(f), iOffset + pData.length);
       return C.OK;
     } catch {

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { ContentBlockParam, MessageParam, Tool } from '@anthropic-ai/sdk/resources/messages';
-import { closeDanglingCalls, type ChatMessage } from '../messages.js';
+import { closeDanglingCalls, parseToolArgs, type ChatMessage } from '../messages.js';
 import type { ModelProvider, ModelRequest, ModelTurn } from './types.js';
 
 export interface AnthropicProviderOptions {
@@ -11,14 +11,6 @@ export interface AnthropicProviderOptions {
   maxRetries?: number;
 }
 
-const parseInput = (args: string): Record<string, unknown> => {
-  try {
-    const v = JSON.parse(args || '{}') as unknown;
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-};
 
 /** Anthropic alternates user and assistant turns: tool results travel in the next user message. */
 function toAnthropic(messages: ChatMessage[]): MessageParam[] {
@@ -34,7 +26,7 @@ function toAnthropic(messages: ChatMessage[]): MessageParam[] {
     else {
       const content: ContentBlockParam[] = [];
       if (m.content !== '') content.push({ type: 'text', text: m.content });
-      for (const c of m.toolCalls) content.push({ type: 'tool_use', id: c.id, name: c.name, input: parseInput(c.args) });
+      for (const c of m.toolCalls) content.push({ type: 'tool_use', id: c.id, name: c.name, input: parseToolArgs(c.args) });
       if (content.length === 0) content.push({ type: 'text', text: '(no reply)' });
       out.push({ role: 'assistant', content });
     }
