@@ -213,6 +213,22 @@ describe('agent tools', () => {
     expect((await runTool(fs, 'Read', { path: '/a.txt' })).text).toBe('v2');
   });
 
+  it('a catastrophic regular expression fails Grep after its time limit without stalling the process', async () => {
+    const { fs, call } = await setup();
+    await fs.writeFile('/evil.txt', `${'a'.repeat(40)}!\n`);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 50);
+    const t0 = Date.now();
+    const r = await call('Grep', { pattern: '(a+)+$' });
+    clearInterval(timer);
+    expect(r.isError).toBe(true);
+    expect(r.text).toMatch(/took longer than 5 s \(catastrophic backtracking\?\): simplify it/);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(ticks).toBeGreaterThan(50); // the event loop kept running meanwhile
+    // the next Grep works (a fresh worker)
+    expect((await call('Grep', { pattern: 'a!' })).text).toMatch(/^\/evil.txt:1: a+!$/);
+  }, 15_000);
+
   it('summarizes arguments for the commit log without copying content', () => {
     expect(summarizeCall('Edit', { path: '/a', old_string: 'x', new_string: 'y'.repeat(500), replace_all: true })).toBe(
       'Edit(path="/a", old_string=<1 chars>, new_string=<500 chars>, replace_all=true)',

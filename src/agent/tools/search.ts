@@ -7,6 +7,7 @@ import type { FsView } from '../../fs/view.js';
 import { defineTool } from '../tool.js';
 import { GLOB_DEFAULT_LIMIT, GREP_DEFAULT_LIMIT, GREP_MAX_FILE, isBinary, plural } from '../limits.js';
 import { atText, limitArg, offsetArg, readView, versionArg } from './common.js';
+import { grepLines } from '../regex.js';
 
 /** Walks stop after this many entries, so one call cannot pin the agent on a huge tree. */
 const MAX_WALK = 200_000;
@@ -102,8 +103,21 @@ export const Grep = defineTool({
     const limit = args.limit ?? GREP_DEFAULT_LIMIT;
     const out: string[] = [];
     const skipped: string[] = [];
+    const hitFiles = new Set<string>();
     let total = 0;
-    let files = 0;
+    // matching runs in a worker with a time limit (regex.ts); files go in batches of ~8 MiB
+    let batch: Array<[string, string]> = [];
+    let batchBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      for (const [path, line, text] of await grepLines(re.source, re.flags, batch)) {
+        hitFiles.add(path);
+        if (total >= offset && out.length < limit) out.push(`${path}:${line}: ${text}`);
+        total++;
+      }
+      batch = [];
+      batchBytes = 0;
+    };
     for await (const f of entriesUnder(view, names, path)) {
       if (f.inode.type !== 'file' || f.inode.size === 0 || !filter(f.path)) continue;
       if (f.inode.size > GREP_MAX_FILE) {
@@ -112,17 +126,12 @@ export const Grep = defineTool({
       }
       const data = await view.readContent(f.ino, f.inode, 0, f.inode.size);
       if (isBinary(data)) continue;
-      let fileHit = false;
-      const lines = data.toString('utf8').split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i]!;
-        if (!re.test(line)) continue;
-        fileHit = true;
-        if (total >= offset && out.length < limit) out.push(`${f.path}:${i + 1}: ${line.length > 500 ? `${line.slice(0, 500)}…` : line}`);
-        total++;
-      }
-      if (fileHit) files++;
+      batch.push([f.path, data.toString('utf8')]);
+      batchBytes += data.length;
+      if (batchBytes >= GREP_MAX_FILE) await flush();
     }
+    await flush();
+    const files = hitFiles.size;
     const at = atText(view, args.version, args.path ?? '/');
     let text = out.length > 0 ? out.join('\n') : `[no matches for /${args.pattern}/ under ${path}${at}${offset > 0 && total > 0 ? ` past offset ${offset}` : ''}]`;
     if (offset + out.length < total) {
