@@ -190,7 +190,8 @@ export class AgentFs implements TxHost {
       const { view, parsed } = await this.viewFor(path, version);
       const r = await view.resolve(parsed.names, true, path);
       const entries = await view.readdir(r.ino, path);
-      const out = await Promise.all(entries.map(async (e) => ({ ...e, stat: view.statOf(e.ino, await view.mustInode(e.ino)) })));
+      const inodes = await view.inodesOf(entries.map((e) => e.ino));
+      const out = await Promise.all(entries.map(async (e) => ({ ...e, stat: view.statOf(e.ino, inodes.get(e.ino) ?? (await view.mustInode(e.ino))) })));
       return { entries: out, version: view.version };
     }, path);
   }

@@ -1,4 +1,4 @@
-import { BlobRef, type KeyReader, type Store, type Version } from '../store/index.js';
+import { BlobRef, type KeyReader, type LogicalKey, type Store, type Version } from '../store/index.js';
 import { blockKey, decodeDirent, decodeInode, direntKey, direntPrefix, inodeKey, xattrKey, xattrPrefix } from './codec.js';
 import { fsError } from './errors.js';
 import { BLOCK_SIZE, ROOT_INO, TYPE_BITS, type DirEntry, type Inode, type Stat } from './types.js';
@@ -34,6 +34,38 @@ export class FsView {
   async inode(ino: number): Promise<Inode | undefined> {
     const raw = await this.reader.get(inodeKey(ino));
     return raw && !(raw instanceof BlobRef) ? decodeInode(raw) : undefined;
+  }
+
+  /**
+   * Many inodes at once (a directory's entries). When their numbers are close together — files
+   * created together get consecutive numbers — one range scan replaces a point read per inode;
+   * otherwise (or inside a transaction) point reads.
+   */
+  async inodesOf(inos: readonly number[]): Promise<Map<number, Inode>> {
+    const out = new Map<number, Inode>();
+    if (inos.length === 0) return out;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const i of inos) {
+      if (i < lo) lo = i;
+      if (i > hi) hi = i;
+    }
+    const reader = this.reader as KeyReader & { listRange?: (from: LogicalKey, to: LogicalKey) => Promise<Array<{ key: unknown[]; value: unknown }>> };
+    if (reader.listRange && inos.length >= 8 && hi - lo + 1 <= 4 * inos.length) {
+      const wanted = new Set(inos);
+      for (const e of await reader.listRange(inodeKey(lo), inodeKey(hi + 1))) {
+        const ino = e.key[1] as number;
+        if (wanted.has(ino) && !(e.value instanceof BlobRef)) out.set(ino, decodeInode(e.value as Buffer));
+      }
+      return out;
+    }
+    await Promise.all(
+      inos.map(async (i) => {
+        const inode = await this.inode(i);
+        if (inode) out.set(i, inode);
+      }),
+    );
+    return out;
   }
 
   async mustInode(ino: number, path?: string): Promise<Inode> {

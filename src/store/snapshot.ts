@@ -69,10 +69,23 @@ export class Snapshot implements KeyReader {
    */
   async list(prefix: LogicalKey, options: ListOptions = {}): Promise<Entry[]> {
     const { begin, end } = dataRange(this.nsId, prefix);
-    const dp = dataPrefix(this.nsId).length;
     let cursor = options.after ? Buffer.concat([dataPrefix(this.nsId), packLogical(options.after), Buffer.from([0x01])]) : begin;
     if (Buffer.compare(cursor, begin) < 0) cursor = begin;
-    const limit = options.limit ?? Infinity;
+    return this.scan(cursor, end, options.limit ?? Infinity);
+  }
+
+  /**
+   * Live entries with from <= key < to (logical keys, tuple order), as list() reads them: one range
+   * scan instead of a point read per key — how a directory's inodes are fetched together.
+   */
+  async listRange(from: LogicalKey, to: LogicalKey): Promise<Entry[]> {
+    const p = dataPrefix(this.nsId);
+    return this.scan(Buffer.concat([p, packLogical(from)]), Buffer.concat([p, packLogical(to)]), Infinity);
+  }
+
+  private async scan(start: Buffer, end: Buffer, limit: number): Promise<Entry[]> {
+    const dp = dataPrefix(this.nsId).length;
+    let cursor = start;
     const out: Entry[] = [];
     let currentLogical: Buffer | null = null;
     let currentRaw: Buffer | null = null;

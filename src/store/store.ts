@@ -97,7 +97,9 @@ export class Store implements NamespaceHost {
     return ns;
   }
 
+  /** Cached namespaces exist (deleteNamespace forgets them); others cost one point read. */
   async hasNamespace(name: string): Promise<boolean> {
+    if (this.namespaces.peek(name)) return true;
     return (await this.kv.get(registryKey(name))) !== undefined;
   }
 

@@ -212,8 +212,10 @@ export class DavService {
     // the version a read sees, validators, and conditional requests (RFC 9110 §13)
     let current: Stat | null = null;
     let resolved: { view: FsView; ino: number; inode: Inode } | null = null;
+    let baseView: FsView | null = null;
     try {
       const { view } = await davfs.fs.viewFor(inner);
+      baseView = view;
       const r = await view.resolve(parsed.names, true, inner);
       resolved = { view, ino: r.ino, inode: r.inode };
       current = view.statOf(r.ino, r.inode);
@@ -267,7 +269,7 @@ export class DavService {
       return void res.end();
     }
     if (verdict === 412) return send(res, 412, 'precondition failed: If-Match / If-None-Match / If-Unmodified-Since did not hold for the current version');
-    if (method === 'PUT') return this.put(davfs, req, res, parsed, current);
+    if (method === 'PUT') return this.put(davfs, req, res, parsed, current, baseView);
     if ((method === 'GET' || method === 'HEAD') && resolved && resolved.inode.type !== 'dir' && ifHeader === undefined) {
       return serveFile(resolved.view, resolved.ino, resolved.inode, req, res, parsed);
     }
@@ -294,12 +296,12 @@ export class DavService {
    * file is committed with its content in ONE commit when the body ends. A body that fails or is
    * cut short commits nothing.
    */
-  private async put(davfs: AgentDavFileSystem, req: IncomingMessage, res: ServerResponse, parsed: ParsedPath, current: Stat | null): Promise<void> {
+  private async put(davfs: AgentDavFileSystem, req: IncomingMessage, res: ServerResponse, parsed: ParsedPath, current: Stat | null, view: FsView | null): Promise<void> {
     if (current?.type === 'dir') return send(res, 405, 'method not allowed: PUT on a collection');
     if (!current) {
-      // fail before reading the body; the commit checks again
-      const parent = await davfs.fs.stat(parentOf(parsed.path)).catch(() => null);
-      if (parent?.type !== 'dir') return send(res, 409, `conflict: the collection ${parentOf(parsed.path)} does not exist (create it with MKCOL)`);
+      // fail before reading the body (in the view the request was checked in); the commit checks again
+      const parent = view ? await view.resolve(parsed.names.slice(0, -1), true).catch(() => null) : null;
+      if (parent?.inode.type !== 'dir') return send(res, 409, `conflict: the collection ${parentOf(parsed.path)} does not exist (create it with MKCOL)`);
     }
     let version: string | null = null;
     const stager = new BlockStager(davfs.fs.store, this.maxUpload, async (s) => {

@@ -75,8 +75,10 @@ export class PropfindMethod implements HTTPMethod {
     const items: Array<{ path: string; stat: Stat; inode: Inode }> = [{ path, stat: view.statOf(target.ino, target.inode), inode: target.inode }];
     if (depth1 && target.inode.type === 'dir') {
       const base = path.endsWith('/') ? path : `${path}/`;
-      for (const e of await view.readdir(target.ino)) {
-        const inode = await view.mustInode(e.ino);
+      const entries = await view.readdir(target.ino);
+      const inodes = await view.inodesOf(entries.map((e) => e.ino));
+      for (const e of entries) {
+        const inode = inodes.get(e.ino) ?? (await view.mustInode(e.ino));
         items.push({ path: base + e.name, stat: view.statOf(e.ino, inode), inode });
       }
     }

@@ -28,9 +28,10 @@ export const List = defineTool({
     const offset = args.offset ?? 0;
     const limit = args.limit ?? LIST_DEFAULT_LIMIT;
     const page = entries.slice(offset, offset + limit);
+    const inodes = await view.inodesOf(page.map((e) => e.ino));
     const lines = await Promise.all(
       page.map(async (e) => {
-        const inode = await view.mustInode(e.ino, joinPath(path, e.name));
+        const inode = inodes.get(e.ino) ?? (await view.mustInode(e.ino, joinPath(path, e.name)));
         return describeEntry(e.name, view.statOf(e.ino, inode), inode.target);
       }),
     );
