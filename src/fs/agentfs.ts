@@ -1,5 +1,5 @@
 import { pipeline } from 'node:stream/promises';
-import type { LogRecord, Namespace, Store, Version } from '../store/index.js';
+import { BlobRef, type LogRecord, type Namespace, type Store, type Version } from '../store/index.js';
 import { StoreError } from '../store/errors.js';
 import { readVersionOf } from '../store/version.js';
 import { agentNamespace, checkAgentName } from './agents.js';
@@ -11,7 +11,8 @@ import { parseTimeSpec, parseVersionOrTime } from './timespec.js';
 import { BlockStager } from './stream.js';
 import { decodeRecord, recordKey, type RecordKey } from './records.js';
 import { FsTx, type Caller, type SetAttr, type TxHost } from './tx.js';
-import type { DirEntry, Stat } from './types.js';
+import { FS_FORMAT, type DirEntry, type Stat } from './types.js';
+import { formatKey } from './codec.js';
 import { FsView } from './view.js';
 
 export interface AgentFsOptions {
@@ -64,6 +65,16 @@ export class AgentFs implements TxHost {
     const fs = new AgentFs({ store, ns, agent, open: new Map() }, options);
     const view = await fs.view();
     if (!(await view.inode(1))) await fs.transaction('create root directory', async (tx) => tx.ensureRoot());
+    else {
+      const format = await view.reader.get(formatKey);
+      const n = format && !(format instanceof BlobRef) ? Number(format.toString()) : 1;
+      if (n !== FS_FORMAT) {
+        throw fsError(
+          'EIO',
+          `agent '${agent}' is stored in filesystem format ${n} (${n === 1 ? '256 KiB blocks, ' : ''}an older timefs); this version reads format ${FS_FORMAT}: export it with the timefs that wrote it (timefs export) and import it here`,
+        );
+      }
+    }
     return fs;
   }
 

@@ -10,6 +10,8 @@ export const blockPrefix = (ino: number): LogicalKey => ['b', ino];
 export const xattrKey = (ino: number, name: string): LogicalKey => ['x', ino, name];
 export const xattrPrefix = (ino: number): LogicalKey => ['x', ino];
 export const nextInoKey: LogicalKey = ['m', 'next-ino'];
+/** the filesystem format (types.ts FS_FORMAT), written with the root directory */
+export const formatKey: LogicalKey = ['m', 'format'];
 
 const TYPE_CODE: Record<FileType, string> = { file: 'f', dir: 'd', symlink: 'l', fifo: 'p', char: 'c', block: 'b', socket: 's' };
 const CODE_TYPE = Object.fromEntries(Object.entries(TYPE_CODE).map(([k, v]) => [v, k])) as Record<string, FileType>;

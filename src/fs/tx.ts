@@ -1,5 +1,6 @@
 import { BlobRef, type Store, type StoreValue, type WriteBatch } from '../store/index.js';
 import {
+  formatKey,
   blockKey,
   blockPrefix,
   direntKey,
@@ -12,7 +13,7 @@ import {
 } from './codec.js';
 import { fsError } from './errors.js';
 import { checkName, isWithin, parsePath, type ParsedPath } from './path.js';
-import { BLOCK_SIZE, INLINE_MAX, ROOT_INO, type FileType, type Inode } from './types.js';
+import { BLOCK_SIZE, FS_FORMAT, INLINE_MAX, ROOT_INO, type FileType, type Inode } from './types.js';
 import { FsView } from './view.js';
 
 /** Largest file size accepted (8 TiB); beyond it EFBIG. */
@@ -136,6 +137,7 @@ export class FsTx extends FsView {
 
   async ensureRoot(): Promise<void> {
     if (await this.inode(ROOT_INO)) return;
+    this.batch.set(formatKey, Buffer.from(String(FS_FORMAT)));
     const t = this.now();
     this.put(ROOT_INO, { type: 'dir', mode: 0o755, uid: this.caller.uid, gid: this.caller.gid, size: 0, atime: t, mtime: t, ctime: t, nlink: 2, parent: ROOT_INO });
   }

@@ -77,10 +77,16 @@ export interface DirEntry {
 
 export const ROOT_INO = 1;
 /**
- * Content block = chunk size. 256 KiB: one chunk file per 256 KiB keeps large-file throughput near
- * the disk's (64 KiB chunks capped a 100 MiB PUT at ~18 MiB/s, bench/webdav.ts), and a 1-byte edit
- * still adds exactly one chunk to history.
+ * Content block = chunk size. 1 MiB: the per-chunk work (hash, a file written and renamed, an
+ * fsync at commit) dominates large uploads — a 100 MiB PUT ran at ~18 MiB/s with 64 KiB chunks,
+ * ~100 MiB/s with 256 KiB and ~140–340 MiB/s with 1 MiB (same machine and client). A 1-byte edit
+ * still adds exactly one chunk to history (now up to 1 MiB of it).
  */
-export const BLOCK_SIZE = 256 * 1024;
+export const BLOCK_SIZE = 1024 * 1024;
+/**
+ * The on-store filesystem format, recorded with the root directory. 1 = 256 KiB blocks (timefs
+ * before 2026-11-25), 2 = 1 MiB blocks. A filesystem in another format is refused, never misread.
+ */
+export const FS_FORMAT = 2;
 /** Blocks of at most this many bytes live inline in the kv; larger ones are chunks in the blob store. */
 export const INLINE_MAX = 16 * 1024;

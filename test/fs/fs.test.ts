@@ -8,6 +8,16 @@ import { TestClock } from '../helpers/store.js';
 const text = (b: Buffer): string => b.toString('utf8');
 
 describe('files and directories', () => {
+  it('refuses a filesystem stored in another format instead of misreading it', async () => {
+    const fs = await makeFs();
+    await fs.writeFile('/a.txt', 'x');
+    // as timefs before format 2 left it: a root, no format record
+    await fs.ns.commit({ actor: 'test', summary: 'old format' }, async (w) => w.delete(['m', 'format']));
+    await expect(AgentFs.open(fs.store, fs.agent)).rejects.toThrow(/stored in filesystem format 1 \(256 KiB blocks, an older timefs\); this version reads format 2/);
+    await fs.ns.commit({ actor: 'test', summary: 'new format' }, async (w) => w.set(['m', 'format'], Buffer.from('2')));
+    expect((await (await AgentFs.open(fs.store, fs.agent)).readFile('/a.txt')).toString()).toBe('x');
+  });
+
   it('creates, reads, overwrites, appends and lists', async () => {
     const fs = await makeFs();
     await fs.mkdir('/docs');
