@@ -9,6 +9,8 @@ import { fuseOps } from './ops.js';
 interface FuseInstance {
   mount(cb: (err: Error | null) => void): void;
   unmount(cb: (err: Error | null) => void): void;
+  /** [uid, gid, pid] of the process whose request is being dispatched (set by our patch of fuse-native, scripts/patch-fuse-native.cjs) */
+  caller?: [number, number, number];
 }
 type FuseCtor = new (mnt: string, ops: Record<string, unknown>, opts: Record<string, unknown>) => FuseInstance;
 
@@ -63,8 +65,9 @@ export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
   } catch (err) {
     throw new UserError(`the fuse-native module could not load (${(err as Error).message.split('\n')[0]}): install libfuse2 and fuse (scripts/install-system-deps.sh)`);
   }
-  const { ops, handles } = fuseOps(fs.withActor('fuse'));
-  const fuse = new Fuse(abs, ops, {
+  let fuse: FuseInstance | undefined;
+  const { ops, handles } = fuseOps(fs.withActor('fuse'), () => (fuse?.caller ? { uid: fuse.caller[0], gid: fuse.caller[1] } : undefined));
+  fuse = new Fuse(abs, ops, {
     allowOther: true,
     defaultPermissions: true,
     attrTimeout: CACHE_TIMEOUT_S,

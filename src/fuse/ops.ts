@@ -1,4 +1,5 @@
 import type { AgentFs } from '../fs/agentfs.js';
+import type { Caller } from '../fs/tx.js';
 import { FsError } from '../fs/errors.js';
 import { parsePath } from '../fs/path.js';
 import type { FileType, Stat } from '../fs/types.js';
@@ -35,8 +36,17 @@ function statObject(st: Stat): Record<string, unknown> {
  * AgentFs call; errors map through errno.ts; paths with @version are read at that version and
  * every write through them fails with EROFS (from fs/).
  */
-export function fuseOps(fs: AgentFs): { ops: Record<string, (...args: never[]) => void>; handles: HandleTable } {
+export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => undefined): { ops: Record<string, (...args: never[]) => void>; handles: HandleTable } {
   const handles = new HandleTable(fs);
+  /**
+   * The filesystem as the calling process: new files, directories, nodes and links belong to its
+   * uid/gid. Must be called synchronously at the start of an op (the binding sets the caller just
+   * before it calls the op, and the next op may replace it after the first await).
+   */
+  const asCaller = (): AgentFs => {
+    const caller = callerOf();
+    return caller ? fs.withActor(fs.actor, caller) : fs;
+  };
   /** Runs an async op and answers the kernel: value → cb(0, value), FsError → cb(-errno). */
   const run = <T>(cb: Cb, p: () => Promise<T>, answer: (v: T) => unknown[] = () => []): void => {
     p().then(
@@ -71,11 +81,13 @@ export function fuseOps(fs: AgentFs): { ops: Record<string, (...args: never[]) =
         if (st.type === 'dir') throw new FsError('EISDIR', 'is a directory', path);
         return handles.open(st.ino, parsed.path, parsed.selector ? st.version : undefined);
       }, (h) => [h.fd]),
-    create: (path: string, mode: number, cb: Cb) =>
+    create: (path: string, mode: number, cb: Cb) => {
+      const as = asCaller();
       run(cb, async () => {
-        const { value: ino } = await fs.transaction(`create ${path}`, (tx) => tx.openFile(path, { create: true, mode: mode & 0o7777 }));
+        const { value: ino } = await as.transaction(`create ${path}`, (tx) => tx.openFile(path, { create: true, mode: mode & 0o7777 }));
         return handles.open(ino, parsePath(path).path);
-      }, (h) => [h.fd]),
+      }, (h) => [h.fd]);
+    },
     write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
       const h = handles.get(fd);
       if (!h) return cb(-9);
@@ -116,9 +128,14 @@ export function fuseOps(fs: AgentFs): { ops: Record<string, (...args: never[]) =
     chmod: (path: string, mode: number, cb: Cb) => run(cb, () => fs.setattr(path, { mode: mode & 0o7777 }, { follow: false })),
     chown: (path: string, uid: number, gid: number, cb: Cb) => run(cb, () => fs.setattr(path, { uid, gid }, { follow: false })),
     utimens: (path: string, atime: number, mtime: number, cb: Cb) => run(cb, () => fs.setattr(path, { atime, mtime }, { follow: false })),
-    mknod: (path: string, mode: number, dev: number, cb: Cb) =>
-      run(cb, () => fs.transaction(`mknod ${path}`, (tx) => tx.createNode(path, { type: typeFromMode(mode) as FileType, mode: mode & 0o7777, rdev: dev }))),
-    mkdir: (path: string, mode: number, cb: Cb) => run(cb, () => fs.transaction(`mkdir ${path}`, (tx) => tx.mkdir(path, mode & 0o7777))),
+    mknod: (path: string, mode: number, dev: number, cb: Cb) => {
+      const as = asCaller();
+      run(cb, () => as.transaction(`mknod ${path}`, (tx) => tx.createNode(path, { type: typeFromMode(mode) as FileType, mode: mode & 0o7777, rdev: dev })));
+    },
+    mkdir: (path: string, mode: number, cb: Cb) => {
+      const as = asCaller();
+      run(cb, () => as.transaction(`mkdir ${path}`, (tx) => tx.mkdir(path, mode & 0o7777)));
+    },
     unlink: (path: string, cb: Cb) => run(cb, () => fs.transaction(`unlink ${path}`, (tx) => tx.unlink(path))),
     rmdir: (path: string, cb: Cb) => run(cb, () => fs.transaction(`rmdir ${path}`, (tx) => tx.rmdir(path))),
     rename: (src: string, dst: string, cb: Cb) =>
@@ -127,7 +144,10 @@ export function fuseOps(fs: AgentFs): { ops: Record<string, (...args: never[]) =
         handles.renamed(parsePath(src).path, parsePath(dst).path);
       }),
     link: (src: string, dst: string, cb: Cb) => run(cb, () => fs.link(src, dst)),
-    symlink: (target: string, path: string, cb: Cb) => run(cb, () => fs.symlink(target, path)),
+    symlink: (target: string, path: string, cb: Cb) => {
+      const as = asCaller();
+      run(cb, () => as.symlink(target, path));
+    },
     setxattr: (path: string, name: string, value: Buffer, _position: number, flags: number, cb: Cb) =>
       run(cb, () => fs.setxattr(path, name, Buffer.from(value), { create: (flags & 1) !== 0, replace: (flags & 2) !== 0 })),
     getxattr: (path: string, name: string, _position: number, cb: Cb) => run(cb, () => fs.getxattr(path, name), (v) => [v]),

@@ -84,6 +84,24 @@ describe.runIf(fuse.run)('FUSE mount', () => {
     expect(r.out).toBe(' M f3.txt\n1\n');
   });
 
+  it.runIf(process.getuid?.() === 0)('new files, directories and links belong to the calling process (uid/gid from the FUSE request)', async () => {
+    const r = await sh(`
+      mkdir -m 777 shared
+      setpriv --reuid=65534 --regid=65534 --clear-groups touch shared/f
+      setpriv --reuid=1234 --regid=4321 --clear-groups mkdir shared/d
+      setpriv --reuid=1234 --regid=4321 --clear-groups ln -s f shared/l
+      stat -c '%n %u %g' shared/f shared/d
+      stat -c '%n %u %g' -L shared/f
+      stat -c '%n %u %g' shared/l
+      # the kernel enforces chown rules on these owners (default_permissions)
+      if setpriv --reuid=65534 --regid=65534 --clear-groups chown 0 shared/f 2>/dev/null; then echo chown-allowed; else echo chown-refused; fi
+    `);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('shared/f 65534 65534\nshared/d 1234 4321\n');
+    expect(r.out).toContain('shared/l 1234 4321');
+    expect(r.out).toContain('chown-refused');
+  });
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
     proc.kill('SIGTERM');
