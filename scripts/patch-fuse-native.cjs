@@ -46,18 +46,30 @@ if (!c.includes(MARKER)) {
     'thread start function',
   );
   c = replace(c, '  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n', '  NAPI_EXPORT_FUNCTION(fuse_native_mount)\n  NAPI_EXPORT_FUNCTION(fuse_native_caller)\n', 'export list');
+  // utimens: upstream passes atime twice (mtime is lost) and turns UTIME_NOW / UTIME_OMIT into
+  // garbage times; pass mtime, and mark NOW / OMIT with sentinels in the high word (exact as doubles)
+  c = replace(
+    c,
+    '  l->atime = timespec_to_uint64(&tv[0]);\n  l->mtime = timespec_to_uint64(&tv[1]);\n',
+    '  l->atime = tv[0].tv_nsec == UTIME_OMIT ? 0xFFFFFFFF00000000ULL : tv[0].tv_nsec == UTIME_NOW ? 0xFFFFFFFE00000000ULL : timespec_to_uint64(&tv[0]);\n  l->mtime = tv[1].tv_nsec == UTIME_OMIT ? 0xFFFFFFFF00000000ULL : tv[1].tv_nsec == UTIME_NOW ? 0xFFFFFFFE00000000ULL : timespec_to_uint64(&tv[1]);\n',
+    'utimens times',
+  );
+  c = replace(c, '  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->atime, 5)\n', '  FUSE_UINT64_TO_INTS_ARGV(l->atime, 3)\n  FUSE_UINT64_TO_INTS_ARGV(l->mtime, 5)\n', 'utimens arguments');
   js = replace(
     js,
     "        if (!self[funcName] || !self._implemented.has(op)) return boundSignal(-1, ...defaults)\n",
     "        if (!self[funcName] || !self._implemented.has(op)) return boundSignal(-1, ...defaults)\n        if (binding.fuse_native_caller) self.caller = binding.fuse_native_caller(nativeHandler) // timefs: caller context\n",
     'op dispatch in index.js',
   );
+  // st_ino from the filesystem (stable across rename and hard links), as the kernel reports it
+  js = replace(js, "    if (this.opts.allowOther) options.push('allow_other')\n", "    if (this.opts.allowOther) options.push('allow_other')\n    if (this.opts.useIno) options.push('use_ino') // timefs\n", 'mount options');
   fs.writeFileSync(cFile, c);
   fs.writeFileSync(jsFile, js);
 }
 
 const gyp = process.env.npm_config_node_gyp || path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
-if (fs.existsSync(path.join(dir, 'build', 'Release', 'fuse.node')) && fs.readFileSync(path.join(dir, 'build', 'Release', 'fuse.node')).includes('fuse_native_caller')) process.exit(0);
+const built = path.join(dir, 'build', 'Release', 'fuse.node');
+if (fs.existsSync(built) && fs.statSync(built).mtimeMs > fs.statSync(cFile).mtimeMs && fs.readFileSync(built).includes('fuse_native_caller')) process.exit(0);
 // node headers: npm's nodedir setting, or the distribution's (Debian's nodejs ships them in /usr/include/node)
 const nodedir = process.env.npm_config_nodedir || (fs.existsSync(path.join(path.dirname(process.execPath), '..', 'include', 'node', 'node_api.h')) ? path.resolve(path.dirname(process.execPath), '..') : null);
 const r = spawnSync(process.execPath, [gyp, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { cwd: dir, stdio: 'inherit' });

@@ -14,7 +14,12 @@ import { fsError } from './errors.js';
  * name containing `@` (`user@host.txt`, `a@b@c`, `x@123`) is an ordinary name.
  */
 export const MAX_NAME_BYTES = 255;
-export const MAX_PATH_BYTES = 4096;
+/**
+ * Longest whole path. Not PATH_MAX (4096): that limits what one syscall passes, relative to the
+ * caller's directory, while the mount hands us paths from its root, which may be longer
+ * (pjdfstest creates 4,095-byte relative paths below a test directory). Names stay ≤ 255 bytes.
+ */
+export const MAX_PATH_BYTES = 32 * 1024;
 
 export type Selector = { kind: 'version'; version: Version; text: string } | { kind: 'time'; date: Date; text: string };
 

@@ -69,8 +69,12 @@ export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
   const { ops, handles } = fuseOps(fs.withActor('fuse'), () => (fuse?.caller ? { uid: fuse.caller[0], gid: fuse.caller[1] } : undefined));
   fuse = new Fuse(abs, ops, {
     allowOther: true,
+    useIno: true, // st_ino is ours: stable across rename and hard links (option added by our patch)
     defaultPermissions: true,
-    attrTimeout: CACHE_TIMEOUT_S,
+    // attributes are not cached: the path-based API gives each hard link its own kernel inode, so
+    // a cached nlink/mode/owner of one name would go stale when another name changes the file
+    // (a string: fuse-native skips a falsy 0 and libfuse would then default to 1 s)
+    attrTimeout: '0',
     entryTimeout: CACHE_TIMEOUT_S,
     force: true,
   });

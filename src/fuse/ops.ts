@@ -36,6 +36,10 @@ function statObject(st: Stat): Record<string, unknown> {
  * AgentFs call; errors map through errno.ts; paths with @version are read at that version and
  * every write through them fails with EROFS (from fs/).
  */
+/** utimens sentinels: the high word 0xFFFFFFFF = UTIME_OMIT, 0xFFFFFFFE = UTIME_NOW */
+const UTIME_OMIT_MS = 0xffffffff * 2 ** 32;
+const UTIME_NOW_MS = 0xfffffffe * 2 ** 32;
+
 export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => undefined): { ops: Record<string, (...args: never[]) => void>; handles: HandleTable } {
   const handles = new HandleTable(fs);
   /**
@@ -126,8 +130,16 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     },
     readlink: (path: string, cb: Cb) => run(cb, () => fs.readlink(path), (t) => [t]),
     chmod: (path: string, mode: number, cb: Cb) => run(cb, () => fs.setattr(path, { mode: mode & 0o7777 }, { follow: false })),
-    chown: (path: string, uid: number, gid: number, cb: Cb) => run(cb, () => fs.setattr(path, { uid, gid }, { follow: false })),
-    utimens: (path: string, atime: number, mtime: number, cb: Cb) => run(cb, () => fs.setattr(path, { atime, mtime }, { follow: false })),
+    // (uid_t)-1 / (gid_t)-1 arrive as 4294967295 and mean "leave unchanged"
+    chown: (path: string, uid: number, gid: number, cb: Cb) =>
+      run(cb, () => fs.setattr(path, { uid: uid === 0xffffffff ? -1 : uid, gid: gid === 0xffffffff ? -1 : gid }, { follow: false })),
+    // UTIME_OMIT / UTIME_NOW arrive as sentinels (scripts/patch-fuse-native.cjs)
+    utimens: (path: string, atime: number, mtime: number, cb: Cb) => {
+      const now = Date.now();
+      const time = (t: number): number | undefined => (t >= UTIME_OMIT_MS ? undefined : t >= UTIME_NOW_MS ? now : t);
+      const attr = { ...(time(atime) !== undefined ? { atime: time(atime)! } : {}), ...(time(mtime) !== undefined ? { mtime: time(mtime)! } : {}) };
+      run(cb, () => fs.setattr(path, attr, { follow: false }));
+    },
     mknod: (path: string, mode: number, dev: number, cb: Cb) => {
       const as = asCaller();
       run(cb, () => as.transaction(`mknod ${path}`, (tx) => tx.createNode(path, { type: typeFromMode(mode) as FileType, mode: mode & 0o7777, rdev: dev })));
