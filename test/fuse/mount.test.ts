@@ -109,4 +109,21 @@ describe.runIf(fuse.run)('FUSE mount', () => {
     expect(mounted(mnt)).toBe(false);
   });
 });
+describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
+  it('the mount process exits when the mount is unmounted from outside (timefs umount)', async () => {
+    const data = tempDir('fuse-data2');
+    const mnt = tempDir('fuse-mnt2');
+    const proc = spawn(process.execPath, [CLI, '--data', data, 'mount', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((r) => proc.on('exit', r));
+    for (let i = 0; i < 100 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(mounted(mnt)).toBe(true);
+    fs.writeFileSync(path.join(mnt, 'kept.txt'), 'still here');
+    expect(timefs(data, ['umount', mnt]).code).toBe(0);
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+    if (code === 'still running') proc.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(timefs(data, ['cat', '/kept.txt']).stdout).toBe('still here');
+  });
+});
+
 if (!fuse.run) describe('FUSE mount', () => it.skip(fuse.reason, () => {}));

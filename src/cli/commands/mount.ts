@@ -39,6 +39,15 @@ export function registerMountCommands(program: Command): void {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // unmounted from outside (`timefs umount DIR`, fusermount -u): the kernel has released every
+      // file by then, so there is nothing left to serve — exit instead of lingering
+      const watch = setInterval(() => {
+        if (stopping || isMounted(m.dir)) return;
+        stopping = true;
+        clearInterval(watch);
+        logger.info({ dir: m.dir }, 'unmounted from outside; exiting');
+        void ctx.close().finally(() => process.exit(0));
+      }, 500);
     });
 
   program
