@@ -6,9 +6,10 @@ import { FsError } from '../fs/errors.js';
 import { parsePath } from '../fs/path.js';
 import type { FsView } from '../fs/view.js';
 import { serveFile } from '../http/file.js';
+import { Lru } from '../util/lru.js';
 import { openAgentDb } from '../sqlvfs/names.js';
 import type { SqlDatabase } from '../sqlvfs/database.js';
-import type { SqlValue } from '../sqlvfs/wasm.js';
+import { jsonSqlValue } from '../sqlvfs/wasm.js';
 import type { Store, Version } from '../store/index.js';
 import { isVersionString, parseVersion } from '../store/version.js';
 import type { Logger } from 'pino';
@@ -23,16 +24,11 @@ export interface AppsOptions {
   bodyLimit?: number;
 }
 
-/** SQL values as JSON can carry them: bytes as base64, big integers as strings. */
-const jsonable = (v: SqlValue): unknown => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'bigint' ? v.toString() : v);
 
 function capability(db: SqlDatabase): DbCapability {
   const params = (p: unknown) => (Array.isArray(p) || (p !== null && typeof p === 'object') ? (p as never) : []);
   return {
-    query: (sql, p) => {
-      const r = db.query(sql, params(p));
-      return r.rows.map((row) => Object.fromEntries(r.columns.map((c, i) => [c, jsonable(row[i]!)])));
-    },
+    query: (sql, p) => db.all(sql, params(p)).map((row) => Object.fromEntries(Object.entries(row).map(([c, v]) => [c, jsonSqlValue(v)]))),
     exec: (sql, p) => ({ changes: db.query(sql, params(p)).changes }),
   };
 }
@@ -47,7 +43,7 @@ export async function appRoutes(app: FastifyInstance, options: AppsOptions): Pro
   const { store } = options;
   const sandbox = options.sandbox ?? new AppSandbox();
   const heads = new Map<string, SqlDatabase>();
-  const fsCache = new Map<string, AgentFs>();
+  const fsCache = new Lru<string, AgentFs>(1000);
   app.addHook('onClose', async () => {
     for (const db of heads.values()) db.close();
     heads.clear();
@@ -62,7 +58,6 @@ export async function appRoutes(app: FastifyInstance, options: AppsOptions): Pro
     if (!fs) {
       fs = await AgentFs.open(store, agent);
       fsCache.set(agent, fs);
-      if (fsCache.size > 1000) fsCache.delete(fsCache.keys().next().value as string);
     }
     return fs;
   };

@@ -5,6 +5,10 @@ import { C } from './constants.js';
 
 export type SqlValue = number | string | Uint8Array | null | bigint;
 
+/** A SQL value as JSON can carry it: bytes as base64, integers beyond 2^53 as strings. */
+export const jsonSqlValue = (v: SqlValue): string | number | null =>
+  v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'bigint' ? v.toString() : v;
+
 export class SqliteError extends Error {
   constructor(
     message: string,

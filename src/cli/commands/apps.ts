@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { listApps } from '../../apps/manifest.js';
 import { parseVersion } from '../../fs/index.js';
 import { listDatabases, openAgentDb } from '../../sqlvfs/names.js';
-import { SqliteError, type SqlValue } from '../../sqlvfs/wasm.js';
+import { SqliteError, jsonSqlValue, type SqlValue } from '../../sqlvfs/wasm.js';
 import { UserError } from '../../util/errors.js';
 import { action } from '../context.js';
 
@@ -49,7 +49,7 @@ export function registerAppCommands(program: Command): void {
         }
         try {
           const r = await conn.queryRetry(sql, params);
-          if (ctx.options.json) return ctx.json({ columns: r.columns, rows: r.rows.map((row) => row.map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : typeof v === 'bigint' ? v.toString() : v))), changes: r.changes, version: conn.committed });
+          if (ctx.options.json) return ctx.json({ columns: r.columns, rows: r.rows.map((row) => row.map(jsonSqlValue)), changes: r.changes, version: conn.committed });
           if (r.columns.length > 0) {
             ctx.print(r.columns.join('\t'));
             for (const row of r.rows) ctx.print(row.map(show).join('\t'));
