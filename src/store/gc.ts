@@ -1,4 +1,4 @@
-import { STAMP_LEN, dataPrefix, logPrefix, prefixEnd, timeBytes, timePrefix, watermarkKey } from './keys.js';
+import { STAMP_LEN, changeKey, dataPrefix, logPrefix, prefixEnd, timeBytes, timePrefix, watermarkKey } from './keys.js';
 import type { Namespace } from './namespace.js';
 import type { Store } from './store.js';
 import { isBlobEncoded } from './values.js';
@@ -82,6 +82,7 @@ async function trimNamespace(
   const logRecordsRemoved = (await kv.getRange(lp, Buffer.concat([lp, W]))).length;
   await kv.transact(async (tx) => {
     tx.set(watermarkKey(ns.id), Buffer.from(W));
+    tx.setVersionstampedValue(changeKey, Buffer.alloc(0), Buffer.alloc(0));
     tx.clearRange(lp, Buffer.concat([lp, W]));
     tx.clearRange(tp, timeKeyW);
   });

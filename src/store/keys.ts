@@ -28,6 +28,12 @@ export const STAMP_LEN = 10;
 const SEP = Buffer.from([0x00]);
 
 export const nsCounterKey = pack(['c', 'ns']);
+/**
+ * Stamped by every transaction that changes a namespace's meta outside a commit (GC raising a
+ * watermark, deleting a namespace), so the engine's newest commit version moves and every process
+ * re-reads the meta it cached (Namespace.currentMeta).
+ */
+export const changeKey = pack(['c', 'change']);
 export const registryKey = (name: string): Buffer => pack(['r', name]);
 export const registryPrefix = pack(['r']);
 /** The namespace name a registry key belongs to. */

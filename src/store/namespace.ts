@@ -1,6 +1,7 @@
 import { Mutex } from '../kv/mutex.js';
 import type { KvEngine, KvReader } from '../kv/types.js';
 import { WriteBatch, type CommitMeta } from './batch.js';
+import type { ReadCache } from './readcache.js';
 import { StoreError } from './errors.js';
 import { encodeValue } from './values.js';
 import {
@@ -15,7 +16,7 @@ import {
   timePrefix,
   watermarkKey,
 } from './keys.js';
-import { Snapshot } from './snapshot.js';
+import { Snapshot, type SnapshotCache } from './snapshot.js';
 import {
   commitVersionOf,
   readVersionOf,
@@ -56,6 +57,7 @@ export interface NamespaceHost {
   forget(name: string): void;
   /** Runs before every commit's kv transaction: makes the chunks it may reference durable. */
   beforeCommit(): Promise<void>;
+  readonly readCache: ReadCache;
 }
 
 export interface Meta {
@@ -68,6 +70,18 @@ export interface Meta {
 const EMPTY = Buffer.alloc(0);
 const MAX_CONFLICT_RETRIES = 50;
 
+/**
+ * What this process knows about the namespace's head, for the read cache.
+ * Invariant: while `headState` is set, entries filed under `tag` are the values at `version`, and
+ * `meta` is the namespace's meta as of the engine's commit version `latest`.
+ */
+interface HeadState {
+  tag: string;
+  version: Version;
+  meta: Meta;
+  /** engine.latestCommitVersion() when `meta` was known to be current (undefined: the engine cannot tell) */
+  latest: bigint | undefined;
+}
 class ConflictSignal extends Error {}
 
 /**
@@ -84,6 +98,9 @@ export class Namespace {
   private readonly mutex = new Mutex();
   private headKeyCache: Buffer | undefined;
   private watermarkKeyCache: Buffer | undefined;
+  private headState: HeadState | null = null;
+  /** true from the start of a commit's kv transaction until the head state has caught up with it */
+  private committing = false;
 
   constructor(
     private readonly host: NamespaceHost,
@@ -129,14 +146,55 @@ export class Namespace {
     return meta;
   }
 
+  /**
+   * The meta, from memory when the engine's newest commit version has not moved since it was read:
+   * every change to a namespace's meta is a versionstamped write (commits, GC raising a watermark,
+   * deletion — see keys.ts changeKey), so an unmoved engine version means an unchanged meta, also
+   * across processes. Engines that cannot tell (FoundationDB) read the meta every time.
+   */
+  private async currentMeta(): Promise<Meta> {
+    const latest = this.kv.latestCommitVersion?.();
+    const state = this.headState;
+    if (state && !this.committing && latest !== undefined && state.latest === latest) return state.meta;
+    const meta = await this.readMeta();
+    if (!this.committing && this.host.readCache.enabled) {
+      const version = readVersionOf(meta.head!);
+      const now = this.headState;
+      if (now && now.version === version) {
+        now.meta = meta;
+        now.latest = latest;
+      } else {
+        this.headState = { tag: this.host.readCache.newGeneration(), version, meta, latest };
+      }
+    }
+    return meta;
+  }
+
+  /** The read cache for a snapshot at the head version `version`: valid while that stays the head. */
+  private headCache(version: Version): SnapshotCache | undefined {
+    if (!this.host.readCache.enabled) return undefined;
+    return {
+      cache: this.host.readCache,
+      tag: () => {
+        const state = this.headState;
+        return state && !this.committing && state.version === version ? state.tag : undefined;
+      },
+    };
+  }
+
+  /** Forgets the head state (the namespace was deleted, or changed behind our back). */
+  invalidate(): void {
+    this.headState = null;
+  }
+
   /** The newest committed version of this namespace. */
   async head(): Promise<Version> {
-    return (await this.readMeta()).head!;
+    return (await this.currentMeta()).head!;
   }
 
   /** The oldest readable version (GC watermark), or null before the first GC that trimmed history. */
   async watermark(): Promise<Version | null> {
-    return (await this.readMeta()).watermark;
+    return (await this.currentMeta()).watermark;
   }
 
   /**
@@ -144,10 +202,13 @@ export class Namespace {
    * watermark (unless the version is pinned) and FUTURE_VERSION beyond the head — never wrong data.
    */
   async snapshot(at?: Version): Promise<Snapshot> {
-    const meta = await this.readMeta();
+    const meta = await this.currentMeta();
     // The head as a read version: no other commit of this namespace can share its commit version
     // (the head check in write() makes them conflict), so the two name the same state.
-    if (at === undefined) return new Snapshot(this.kv, this.id, readVersionOf(meta.head!));
+    if (at === undefined) {
+      const version = readVersionOf(meta.head!);
+      return new Snapshot(this.kv, this.id, version, this.headCache(version));
+    }
     // Versions are store-wide: a version past this namespace's head but not past the engine's
     // newest commit is a settled state here too (nothing can commit below it any more).
     if (commitVersionOf(at) > commitVersionOf(meta.head!) && !(commitVersionOf(at) <= (this.kv.latestCommitVersion?.() ?? -1n))) {
@@ -162,7 +223,9 @@ export class Namespace {
         this.expiredMessage(at, meta.watermark),
       );
     }
-    return new Snapshot(this.kv, this.id, at);
+    // a settled version never changes: its values are cached under the version itself
+    const cache = this.host.readCache;
+    return new Snapshot(this.kv, this.id, at, cache.enabled ? { cache, tag: () => at } : undefined);
   }
 
   /**
@@ -174,8 +237,9 @@ export class Namespace {
   commit<T>(meta: CommitMeta, fn: (batch: WriteBatch) => Promise<T>): Promise<CommitResult<T>> {
     return this.mutex.run(async () => {
       for (let attempt = 0; ; attempt++) {
-        const current = await this.readMeta();
-        const batch = new WriteBatch(new Snapshot(this.kv, this.id, readVersionOf(current.head!)), meta);
+        const current = await this.currentMeta();
+        const base = readVersionOf(current.head!);
+        const batch = new WriteBatch(new Snapshot(this.kv, this.id, base, this.headCache(base)), meta);
         const value = await fn(batch);
         if (batch.size === 0) return { value, version: null };
         try {
@@ -184,6 +248,7 @@ export class Namespace {
           return { value, version };
         } catch (err) {
           if (!(err instanceof ConflictSignal)) throw err;
+          this.headState = null; // someone else committed: read the real head next time
           if (attempt >= MAX_CONFLICT_RETRIES) {
             throw new StoreError('CONFLICT', `commit to '${this.name}' kept conflicting with other writers; try again`);
           }
@@ -203,16 +268,48 @@ export class Namespace {
       s: batch.meta.summary,
       p: batch.meta.paths.slice(0, 256),
     };
-    const { stamp } = await this.kv.transact(async (tx) => {
-      const head = await tx.get(headKey(this.id));
-      if (!head) throw new StoreError('UNKNOWN_NAMESPACE', `namespace '${this.name}' was deleted`);
-      if (!base.headRaw || !head.equals(base.headRaw)) throw new ConflictSignal();
-      writeCommitRecords(tx, this.id, time, record);
-      for (const w of batch.writes.values()) {
-        tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encodeValue(w.value));
-      }
-    });
-    return versionFromBytes(stamp!);
+    this.committing = true;
+    try {
+      const { stamp } = await this.kv.transact(async (tx) => {
+        const head = await tx.get(headKey(this.id));
+        if (!head) throw new StoreError('UNKNOWN_NAMESPACE', `namespace '${this.name}' was deleted`);
+        if (!base.headRaw || !head.equals(base.headRaw)) throw new ConflictSignal();
+        writeCommitRecords(tx, this.id, time, record);
+        for (const w of batch.writes.values()) {
+          tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encodeValue(w.value));
+        }
+      });
+      const version = versionFromBytes(stamp!);
+      this.advanceHead(base, batch, version, time);
+      return version;
+    } catch (err) {
+      this.headState = null;
+      throw err;
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  /**
+   * Write-through after our own commit: the new head differs from `base` by exactly the batch's
+   * writes (the head check in write() proved nobody committed in between), so the cached head moves
+   * to the new version with those keys replaced — the next path lookup needs no kv read.
+   */
+  private advanceHead(base: Meta, batch: WriteBatch, version: Version, timeMicros: bigint): void {
+    const state = this.headState;
+    if (!state || state.version !== readVersionOf(base.head!)) {
+      this.headState = null;
+      return;
+    }
+    for (const w of batch.writes.values()) {
+      // a copy: the caller may reuse its buffer
+      const value = w.value === null ? null : Buffer.isBuffer(w.value) ? Buffer.from(w.value) : w.value;
+      this.host.readCache.set(this.id, state.tag, w.packed, value);
+    }
+    state.version = readVersionOf(version);
+    state.meta = { headRaw: Buffer.concat([versionToBytes(version), timeBytes(timeMicros)]), head: version, headTimeMicros: timeMicros, watermark: state.meta.watermark };
+    // our commit set the engine's newest version to exactly this one
+    if (state.latest !== undefined) state.latest = commitVersionOf(version);
   }
 
   /** Commit log, newest first. `before` pages backwards (exclusive). */

@@ -10,6 +10,7 @@ import {
   type KeyPart,
   type LogicalKey,
 } from './keys.js';
+import type { ReadCache } from './readcache.js';
 import { decodeValue, type StoreValue } from './values.js';
 import { versionToBytes, type Version } from './version.js';
 
@@ -37,6 +38,12 @@ export interface KeyReader {
 
 const SCAN_BATCH = 512;
 
+/** How a snapshot uses the store's ReadCache: `tag()` names the state it reads, or undefined to bypass. */
+export interface SnapshotCache {
+  cache: ReadCache;
+  tag: () => string | undefined;
+}
+
 /**
  * The committed state of one namespace at one version. Reading a key is one reverse seek for the
  * greatest stamp <= version — the same work at head and ten thousand commits back.
@@ -48,6 +55,7 @@ export class Snapshot implements KeyReader {
     private readonly kv: KvReader,
     private readonly nsId: number,
     readonly version: Version,
+    private readonly cache?: SnapshotCache,
   ) {
     this.stamp = versionToBytes(version);
   }
@@ -57,10 +65,18 @@ export class Snapshot implements KeyReader {
   }
 
   async getPacked(packed: Buffer): Promise<StoreValue | undefined> {
+    const tag = this.cache?.tag();
+    if (tag !== undefined) {
+      const hit = this.cache!.cache.get(this.nsId, tag, packed);
+      if (hit !== undefined) return hit ?? undefined;
+    }
     const base = dataKeyBase(this.nsId, packed);
     const rows = await this.kv.getRange(base, dataSeekEnd(base, this.stamp), { reverse: true, limit: 1 });
-    if (rows.length === 0) return undefined;
-    return decodeValue(rows[0]!.value) ?? undefined;
+    const value = rows.length === 0 ? null : decodeValue(rows[0]!.value);
+    // the tag again: the state may have moved on while we awaited (then the value is not filed)
+    const after = this.cache?.tag();
+    if (after !== undefined && after === tag) this.cache!.cache.set(this.nsId, after, packed, value);
+    return value ?? undefined;
   }
 
   /**

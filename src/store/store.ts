@@ -4,8 +4,9 @@ import { Lru } from '../util/lru.js';
 import type { BlobStore } from './blobs/types.js';
 import { StoreError } from './errors.js';
 import { collectGarbage, type GcOptions, type GcReport } from './gc.js';
-import { namespacePrefix, nsCounterKey, prefixEnd, registryKey, registryNameOf, registryPrefix } from './keys.js';
+import { changeKey, namespacePrefix, nsCounterKey, prefixEnd, registryKey, registryNameOf, registryPrefix } from './keys.js';
 import { Namespace, writeCommitRecords, type NamespaceHost, type NamespaceRecord } from './namespace.js';
+import { ReadCache } from './readcache.js';
 import { BlobRef } from './values.js';
 
 export interface StoreOptions {
@@ -19,6 +20,8 @@ export interface StoreOptions {
   blobCacheBytes?: number;
   /** Namespace handles kept open (default 10,000); a handle is a few hundred bytes. */
   namespaceCacheSize?: number;
+  /** Bytes of decoded values (inodes, directory entries) cached for reads (default 32 MiB; 0 = off). */
+  readCacheBytes?: number;
 }
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
@@ -42,6 +45,7 @@ export class Store implements NamespaceHost {
   readonly defaultRetentionMs: number;
   private readonly namespaces: Lru<string, Namespace>;
   private readonly blobCache: Lru<string, Buffer>;
+  readonly readCache: ReadCache;
 
   constructor(options: StoreOptions) {
     this.kv = options.kv;
@@ -50,9 +54,11 @@ export class Store implements NamespaceHost {
     this.defaultRetentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.namespaces = new Lru(options.namespaceCacheSize ?? 10_000);
     this.blobCache = new Lru(options.blobCacheBytes ?? 64 * 1024 * 1024, (b) => b.length);
+    this.readCache = new ReadCache(options.readCacheBytes ?? 32 * 1024 * 1024);
   }
 
   forget(name: string): void {
+    this.namespaces.peek(name)?.invalidate();
     this.namespaces.delete(name);
   }
 
@@ -137,6 +143,7 @@ export class Store implements NamespaceHost {
       tx.clear(registryKey(name));
       const p = namespacePrefix(id);
       tx.clearRange(p, prefixEnd(p));
+      tx.setVersionstampedValue(changeKey, Buffer.alloc(0), Buffer.alloc(0));
     });
     this.forget(name);
   }
