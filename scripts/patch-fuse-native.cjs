@@ -23,8 +23,10 @@ try {
 }
 const cFile = path.join(dir, 'fuse-native.c');
 const jsFile = path.join(dir, 'index.js');
-let c = fs.readFileSync(cFile, 'utf8');
-let js = fs.readFileSync(jsFile, 'utf8');
+const originalC = fs.readFileSync(cFile, 'utf8');
+const originalJs = fs.readFileSync(jsFile, 'utf8');
+let c = originalC;
+let js = originalJs;
 
 function replace(text, from, to, what) {
   if (!text.includes(from)) throw new Error(`patch-fuse-native: cannot find the ${what} to patch (fuse-native changed?)`);
@@ -63,9 +65,16 @@ if (!c.includes(MARKER)) {
   );
   // st_ino from the filesystem (stable across rename and hard links), as the kernel reports it
   js = replace(js, "    if (this.opts.allowOther) options.push('allow_other')\n", "    if (this.opts.allowOther) options.push('allow_other')\n    if (this.opts.useIno) options.push('use_ino') // timefs\n", 'mount options');
-  fs.writeFileSync(cFile, c);
-  fs.writeFileSync(jsFile, js);
 }
+// utimensat with one time (the other UTIME_OMIT: `touch -m`, tar, rsync, cp -p) reached the
+// filesystem only when it declares it understands UTIME_OMIT/UTIME_NOW: libfuse 2.9's setattr
+// otherwise drops any request that does not set both times — silently (pjdfstest utimensat/02)
+const OMIT_MARKER = '/* timefs: utime_omit_ok */';
+if (!c.includes(OMIT_MARKER)) {
+  c = replace(c, '  struct fuse_operations ops = { };\n', `  struct fuse_operations ops = { };\n  ops.flag_utime_omit_ok = 1; ${OMIT_MARKER}\n`, 'fuse_operations setup');
+}
+if (c !== originalC) fs.writeFileSync(cFile, c);
+if (js !== originalJs) fs.writeFileSync(jsFile, js);
 
 const gyp = process.env.npm_config_node_gyp || path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 const built = path.join(dir, 'build', 'Release', 'fuse.node');

@@ -62,6 +62,16 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     );
   };
 
+  /**
+   * Attribute changes apply after the writes buffered before them: `tar` writes a file, then sets
+   * its mtime with futimens, then closes it — committing the writes at close would stamp "now"
+   * over the archived mtime.
+   */
+  const setattr = async (path: string, attr: Parameters<AgentFs['setattr']>[1]): Promise<void> => {
+    await handles.flushPath(parsePath(path).path);
+    await fs.setattr(path, attr, { follow: false });
+  };
+
   const ops = {
     init: (cb: Cb) => cb(0),
     statfs: (_path: string, cb: Cb) =>
@@ -129,16 +139,16 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
       return undefined;
     },
     readlink: (path: string, cb: Cb) => run(cb, () => fs.readlink(path), (t) => [t]),
-    chmod: (path: string, mode: number, cb: Cb) => run(cb, () => fs.setattr(path, { mode: mode & 0o7777 }, { follow: false })),
+    chmod: (path: string, mode: number, cb: Cb) => run(cb, () => setattr(path, { mode: mode & 0o7777 })),
     // (uid_t)-1 / (gid_t)-1 arrive as 4294967295 and mean "leave unchanged"
     chown: (path: string, uid: number, gid: number, cb: Cb) =>
-      run(cb, () => fs.setattr(path, { uid: uid === 0xffffffff ? -1 : uid, gid: gid === 0xffffffff ? -1 : gid }, { follow: false })),
+      run(cb, () => setattr(path, { uid: uid === 0xffffffff ? -1 : uid, gid: gid === 0xffffffff ? -1 : gid })),
     // UTIME_OMIT / UTIME_NOW arrive as sentinels (scripts/patch-fuse-native.cjs)
     utimens: (path: string, atime: number, mtime: number, cb: Cb) => {
       const now = Date.now();
       const time = (t: number): number | undefined => (t >= UTIME_OMIT_MS ? undefined : t >= UTIME_NOW_MS ? now : t);
       const attr = { ...(time(atime) !== undefined ? { atime: time(atime)! } : {}), ...(time(mtime) !== undefined ? { mtime: time(mtime)! } : {}) };
-      run(cb, () => fs.setattr(path, attr, { follow: false }));
+      run(cb, () => setattr(path, attr));
     },
     mknod: (path: string, mode: number, dev: number, cb: Cb) => {
       const as = asCaller();

@@ -84,6 +84,21 @@ describe.runIf(fuse.run)('FUSE mount', () => {
     expect(r.out).toBe(' M f3.txt\n1\n');
   });
 
+  it('keeps the times programs set: touch -m / -a alone, tar and cp -p preserve mtimes', async () => {
+    const r = await sh(`
+      mkdir times && cd times && echo x > f
+      touch -m -d @1900000000 f && stat -c '%X %Y' f | cut -d' ' -f2
+      touch -a -d @1800000000 f && stat -c '%X %Y' f
+      mkdir -p /tmp/$$-src/sub && echo one > /tmp/$$-src/sub/a && echo two > /tmp/$$-src/b
+      touch -d @1500000000 /tmp/$$-src/sub/a && touch -d @1600000000 /tmp/$$-src/b
+      tar -cf /tmp/$$.tar -C /tmp/$$-src . && mkdir t && tar -xf /tmp/$$.tar -C t
+      cp -p /tmp/$$-src/b copied
+      stat -c '%Y' t/sub/a t/b copied; cat t/sub/a t/b copied
+      rm -rf /tmp/$$-src /tmp/$$.tar`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('1900000000\n1800000000 1900000000\n1500000000\n1600000000\n1600000000\none\ntwo\ntwo\n');
+  });
+
   it.runIf(process.getuid?.() === 0)('new files, directories and links belong to the calling process (uid/gid from the FUSE request)', async () => {
     const r = await sh(`
       mkdir -m 777 shared
