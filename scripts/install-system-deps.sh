@@ -4,10 +4,11 @@
 #   gcc, make, autoconf, automake, libtool, perl — build and run pjdfstest / fsx from ../shared/suites
 #   litmus          — WebDAV compliance suite
 #   rclone, cadaver, davfs2 — real WebDAV clients the tests drive
+#   bindfs          — a passthrough FUSE filesystem: bench/fuse.ts separates FUSE overhead from timefs overhead
 #   chromium        — the real browser that drives the deployed example app (through playwright-core)
 set -euo pipefail
 
-PKGS=(fuse libfuse2 gcc libc6-dev make autoconf automake libtool perl litmus rclone cadaver davfs2 chromium)
+PKGS=(fuse libfuse2 gcc libc6-dev make autoconf automake libtool perl litmus rclone cadaver davfs2 bindfs chromium)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

@@ -73,6 +73,10 @@ const OMIT_MARKER = '/* timefs: utime_omit_ok */';
 if (!c.includes(OMIT_MARKER)) {
   c = replace(c, '  struct fuse_operations ops = { };\n', `  struct fuse_operations ops = { };\n  ops.flag_utime_omit_ok = 1; ${OMIT_MARKER}\n`, 'fuse_operations setup');
 }
+// 128 KiB writes instead of 4 KiB ones: 32× fewer round trips for `cp` of a big file
+if (!js.includes("options.push('big_writes')")) {
+  js = replace(js, "    if (this.opts.useIno) options.push('use_ino') // timefs\n", "    if (this.opts.useIno) options.push('use_ino') // timefs\n    if (this.opts.bigWrites) options.push('big_writes', 'max_write=131072') // timefs\n", 'mount options (big_writes)');
+}
 if (c !== originalC) fs.writeFileSync(cFile, c);
 if (js !== originalJs) fs.writeFileSync(jsFile, js);
 

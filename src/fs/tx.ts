@@ -103,8 +103,8 @@ export class FsTx extends FsView {
     return this.nextIno++;
   }
 
-  private stampChange(inode: Inode, content = true): void {
-    const t = this.now();
+  private stampChange(inode: Inode, content = true, time?: number): void {
+    const t = time ?? this.now();
     if (content) inode.mtime = t;
     inode.ctime = t;
   }
@@ -283,7 +283,8 @@ export class FsTx extends FsView {
   }
 
   /** Writes data at offset; only the touched blocks are stored anew. */
-  async writeIno(ino: number, offset: number, data: Buffer): Promise<void> {
+  /** `time`: when the write happened, if earlier than this commit (write-back of a FUSE mount) */
+  async writeIno(ino: number, offset: number, data: Buffer, time?: number): Promise<void> {
     const inode = await this.mustInode(ino);
     if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');
     if (inode.type !== 'file') throw fsError('EINVAL', `not a regular file (${inode.type})`);
@@ -312,7 +313,7 @@ export class FsTx extends FsView {
       await this.storeBlock(ino, bi, content);
     }
     inode.size = newSize;
-    this.stampChange(inode);
+    this.stampChange(inode, true, time);
     this.put(ino, inode);
   }
 

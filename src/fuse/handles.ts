@@ -1,36 +1,52 @@
 import type { AgentFs } from '../fs/agentfs.js';
+import type { SetAttr } from '../fs/tx.js';
+import type { Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 
+/** A change made through an open handle and not yet committed, with the time it was made. */
+export type PendingOp = { kind: 'write'; offset: number; data: Buffer; time: number } | { kind: 'attr'; attr: SetAttr; time: number };
+
 export interface Handle {
   fd: number;
   ino: number;
   path: string;
+  /** opened for writing (only such handles buffer changes) */
+  writable: boolean;
   /** set for handles opened through an @version path: read-only, read at that version */
   version?: Version;
-  /** writes not yet committed, in order */
-  pending: Array<{ offset: number; data: Buffer }>;
+  /** changes not yet committed, in the order they were made */
+  pending: PendingOp[];
+  /** changes taken from `pending` by a commit still running (the overlay applies them too) */
+  inflight: PendingOp[];
   pendingBytes: number;
-  /** the handle's commits, in order; awaiting it waits for writes already taken from `pending` */
+  /** the handle's commits, in order; awaiting it waits for changes already taken from `pending` */
   chain: Promise<void>;
 }
 
 /**
- * Open files of one mount. Writes are buffered per handle and committed as ONE commit at flush,
- * fsync, release — or early when the buffer passes 8 MiB — so `cp` of a big file is a few commits,
- * not one per 4 KiB write. Anything that reads an inode first commits the pending writes to it, so
- * every surface sees what this mount wrote.
+ * Open files of one mount, with write-back. Writes — and attribute changes made while a file is
+ * open for writing (tar's fchown/fchmod/futimens after writing) — are buffered per handle and
+ * committed as ONE commit, in order, at flush, fsync, release, every 3 s (mount.ts), or early past
+ * 8 MiB; each keeps the time it was made, so an mtime set after writing survives the commit.
+ *
+ * Invariants: what this mount reports never depends on whether a change was committed yet —
+ * getattr applies the buffered changes to the committed attributes (overlay), and anything that
+ * reads or changes content in other ways commits them first (flushIno/flushPath).
  */
 export class HandleTable {
   private next = 10;
   private readonly handles = new Map<number, Handle>();
 
-  constructor(private readonly fs: AgentFs) {}
+  constructor(
+    private readonly fs: AgentFs,
+    private readonly clock: () => number = () => fs.store.clock(),
+  ) {}
 
-  open(ino: number, path: string, version?: Version): Handle {
-    const h: Handle = { fd: this.next++, ino, path, pending: [], pendingBytes: 0, chain: Promise.resolve(), ...(version ? { version } : {}) };
+  open(ino: number, path: string, options: { writable: boolean; version?: Version }): Handle {
+    const h: Handle = { fd: this.next++, ino, path, writable: options.writable && !options.version, pending: [], inflight: [], pendingBytes: 0, chain: Promise.resolve(), ...(options.version ? { version: options.version } : {}) };
     this.handles.set(h.fd, h);
     this.fs.retain(ino);
     return h;
@@ -41,34 +57,85 @@ export class HandleTable {
   }
 
   async write(h: Handle, offset: number, data: Buffer): Promise<void> {
-    h.pending.push({ offset, data: Buffer.from(data) }); // fuse-native reuses its buffer
+    h.pending.push({ kind: 'write', offset, data: Buffer.from(data), time: this.clock() }); // fuse-native reuses its buffer
     h.pendingBytes += data.length;
     if (h.pendingBytes >= MAX_BUFFERED) await this.flush(h);
   }
 
   /**
-   * Commits a handle's pending writes as one commit. Commits of one handle run one after another,
-   * and every caller waits for all writes taken so far — also those a concurrent flush (the 3 s
-   * timer, another reader) is still committing. Without that, a stat racing the timer's commit
-   * saw the old size (found by fsx).
+   * Buffers an attribute change when `path` (a head path) is open for writing here, and says
+   * whether it did. Other handles of the inode are committed first, so changes stay in order.
+   */
+  async bufferAttr(path: string, attr: SetAttr): Promise<boolean> {
+    if (attr.size !== undefined) return false;
+    let target: Handle | undefined;
+    for (const h of this.handles.values()) if (h.path === path && h.writable && (!target || h.pending.length > 0)) target = h;
+    if (!target) return false;
+    for (const h of this.handles.values()) if (h !== target && h.ino === target.ino) await this.flush(h);
+    target.pending.push({ kind: 'attr', attr, time: this.clock() });
+    return true;
+  }
+
+  /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
+  overlay(st: Stat): Stat {
+    let out = st;
+    for (const h of this.handles.values()) {
+      if (h.ino !== st.ino || (h.pending.length === 0 && h.inflight.length === 0)) continue;
+      if (out === st) out = { ...st };
+      // in-flight ops may or may not be in `st` already: applying them again changes nothing
+      for (const op of [...h.inflight, ...h.pending]) {
+        if (op.kind === 'write') {
+          if (op.data.length === 0) continue;
+          out.size = Math.max(out.size, op.offset + op.data.length);
+          out.mtimeMs = op.time;
+          out.ctimeMs = op.time;
+        } else {
+          const a = op.attr;
+          if (a.mode !== undefined) out.mode = (out.mode & ~0o7777) | (a.mode & 0o7777);
+          if (a.uid !== undefined && a.uid !== -1) out.uid = a.uid;
+          if (a.gid !== undefined && a.gid !== -1) out.gid = a.gid;
+          if (a.atime !== undefined) out.atimeMs = a.atime;
+          if (a.mtime !== undefined) out.mtimeMs = a.mtime;
+          out.ctimeMs = op.time;
+        }
+      }
+      out.blocks = Math.max(out.blocks, Math.ceil(out.size / 512));
+    }
+    return out;
+  }
+
+  /**
+   * Commits a handle's buffered changes as one commit. Commits of one handle run one after
+   * another, and every caller waits for all changes taken so far — also those a concurrent flush
+   * (the 3 s timer, another reader) is still committing. Without that, a stat racing the timer's
+   * commit saw the old size (found by fsx).
    */
   flush(h: Handle): Promise<void> {
     const commit = async (): Promise<void> => {
       if (h.pending.length === 0) return;
-      const writes = h.pending;
+      const ops = h.pending;
       h.pending = [];
       h.pendingBytes = 0;
-      const bytes = writes.reduce((n, w) => n + w.data.length, 0);
-      await this.fs.transaction(`write ${h.path} (${bytes} bytes)`, async (tx) => {
-        for (const w of coalesce(writes)) await tx.writeIno(h.ino, w.offset, w.data);
-      });
+      const bytes = ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0);
+      const attrs = ops.some((op) => op.kind === 'attr');
+      h.inflight = ops;
+      try {
+        await this.fs.transaction(`write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`, async (tx) => {
+          for (const op of coalesce(ops)) {
+            if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
+            else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
+          }
+        });
+      } finally {
+        h.inflight = [];
+      }
     };
     const next = h.chain.then(commit, commit);
     h.chain = next.catch(() => {}); // a failed commit is reported to its waiters, not to later flushes
     return next;
   }
 
-  /** Commits (or waits for) writes of every handle on an inode, before anything reads or changes it. */
+  /** Commits (or waits for) the changes of every handle on an inode, before anything reads it. */
   async flushIno(ino: number): Promise<void> {
     for (const h of this.handles.values()) if (h.ino === ino) await this.flush(h);
   }
@@ -99,15 +166,27 @@ export class HandleTable {
   }
 }
 
-/** Merges adjacent sequential writes (the common `cp` pattern) into larger ones. */
-function coalesce(writes: Array<{ offset: number; data: Buffer }>): Array<{ offset: number; data: Buffer }> {
-  const out: Array<{ offset: number; data: Buffer[]; end: number }> = [];
-  for (const w of writes) {
-    const last = out[out.length - 1];
-    if (last && last.end === w.offset && last.end - last.offset < 64 * 1024 * 1024) {
-      last.data.push(w.data);
-      last.end += w.data.length;
-    } else out.push({ offset: w.offset, data: [w.data], end: w.offset + w.data.length });
+/** Merges adjacent sequential writes (the common `cp` pattern) into larger ones; attribute changes keep their place. */
+function coalesce(ops: PendingOp[]): PendingOp[] {
+  const out: PendingOp[] = [];
+  let run: { offset: number; parts: Buffer[]; end: number; time: number } | null = null;
+  const close = (): void => {
+    if (run) out.push({ kind: 'write', offset: run.offset, data: Buffer.concat(run.parts), time: run.time });
+    run = null;
+  };
+  for (const op of ops) {
+    if (op.kind === 'attr') {
+      close();
+      out.push(op);
+    } else if (run && run.end === op.offset && run.end - run.offset < 64 * 1024 * 1024) {
+      run.parts.push(op.data);
+      run.end += op.data.length;
+      run.time = op.time;
+    } else {
+      close();
+      run = { offset: op.offset, parts: [op.data], end: op.offset + op.data.length, time: op.time };
+    }
   }
-  return out.map((o) => ({ offset: o.offset, data: Buffer.concat(o.data) }));
+  close();
+  return out;
 }

@@ -69,6 +69,7 @@ export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
   const { ops, handles } = fuseOps(fs.withActor('fuse'), () => (fuse?.caller ? { uid: fuse.caller[0], gid: fuse.caller[1] } : undefined));
   fuse = new Fuse(abs, ops, {
     allowOther: true,
+    bigWrites: true, // 128 KiB write requests (option added by our patch)
     useIno: true, // st_ino is ours: stable across rename and hard links (option added by our patch)
     defaultPermissions: true,
     // attributes are not cached: the path-based API gives each hard link its own kernel inode, so

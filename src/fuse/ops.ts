@@ -1,5 +1,5 @@
 import type { AgentFs } from '../fs/agentfs.js';
-import type { Caller } from '../fs/tx.js';
+import type { Caller, SetAttr } from '../fs/tx.js';
 import { FsError } from '../fs/errors.js';
 import { parsePath } from '../fs/path.js';
 import type { FileType, Stat } from '../fs/types.js';
@@ -63,12 +63,15 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
   };
 
   /**
-   * Attribute changes apply after the writes buffered before them: `tar` writes a file, then sets
-   * its mtime with futimens, then closes it — committing the writes at close would stamp "now"
-   * over the archived mtime.
+   * Attribute changes apply after the writes made before them: `tar` writes a file, then sets its
+   * mtime with futimens, then closes it — committing the writes at close must not stamp "now" over
+   * the archived mtime.
    */
-  const setattr = async (path: string, attr: Parameters<AgentFs['setattr']>[1]): Promise<void> => {
-    await handles.flushPath(parsePath(path).path);
+  const setattr = async (path: string, attr: SetAttr): Promise<void> => {
+    const parsed = parsePath(path);
+    // on a file open for writing here: buffered with its writes, one commit at close
+    if (!parsed.selector && (await handles.bufferAttr(parsed.path, attr))) return;
+    await handles.flushPath(parsed.path);
     await fs.setattr(path, attr, { follow: false });
   };
 
@@ -76,11 +79,8 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     init: (cb: Cb) => cb(0),
     statfs: (_path: string, cb: Cb) =>
       cb(0, { bsize: 4096, frsize: 4096, blocks: 1 << 30, bfree: 1 << 29, bavail: 1 << 29, files: 1 << 24, ffree: 1 << 23, favail: 1 << 23, fsid: 0x74667331, flag: 0, namemax: 255 }),
-    getattr: (path: string, cb: Cb) =>
-      run(cb, async () => {
-        await handles.flushPath(path);
-        return fs.lstat(path);
-      }, (st) => [statObject(st)]),
+    // buffered changes of open files show through the overlay: a stat must not force a commit
+    getattr: (path: string, cb: Cb) => run(cb, async () => handles.overlay(await fs.lstat(path)), (st) => [statObject(st)]),
     access: (_path: string, _mode: number, cb: Cb) => cb(0), // permission checks: default_permissions
     readdir: (path: string, cb: Cb) =>
       run(cb, () => fs.readdirPlus(path), (r) => [['.', '..', ...r.entries.map((e) => e.name)]]),
@@ -93,13 +93,13 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
         if (parsed.selector && writing) throw new FsError('EROFS', `read-only: ${path} is a past version`, path);
         const st = await fs.stat(path);
         if (st.type === 'dir') throw new FsError('EISDIR', 'is a directory', path);
-        return handles.open(st.ino, parsed.path, parsed.selector ? st.version : undefined);
+        return handles.open(st.ino, parsed.path, { writable: writing, ...(parsed.selector ? { version: st.version } : {}) });
       }, (h) => [h.fd]),
     create: (path: string, mode: number, cb: Cb) => {
       const as = asCaller();
       run(cb, async () => {
         const { value: ino } = await as.transaction(`create ${path}`, (tx) => tx.openFile(path, { create: true, mode: mode & 0o7777 }));
-        return handles.open(ino, parsePath(path).path);
+        return handles.open(ino, parsePath(path).path, { writable: true });
       }, (h) => [h.fd]);
     },
     write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: Cb) => {
