@@ -33,7 +33,12 @@ export class FsError extends Error {
     readonly path?: string,
     readonly reason?: string,
   ) {
+    // No stack trace: FsErrors are answers (ENOENT is how a PUT learns a file is new, thousands of
+    // times a second), and capturing a stack through async frames cost more than the lookup.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'FsError';
   }
 }

@@ -36,6 +36,18 @@ export class BlockStager extends Writable {
       .then(() => done(), done);
   }
 
+  /**
+   * Stages a whole body already in memory (a small upload) without the stream machinery, then runs
+   * onComplete — what writing it and ending the stream would do.
+   */
+  async stageAll(data: Buffer): Promise<void> {
+    this.size += data.length;
+    if (this.size > this.maxBytes) throw Object.assign(new Error(`body larger than ${this.maxBytes} bytes`), { code: 'EFBIG' });
+    await this.take(data);
+    await this.flushBlock(true);
+    await this.onComplete?.(this);
+  }
+
   private async take(chunk: Buffer): Promise<void> {
     let offset = 0;
     while (offset < chunk.length) {

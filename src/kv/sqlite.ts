@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { makeStamp } from './bytes.js';
+import { Checkpointer } from './checkpointer.js';
 import { Mutex } from './mutex.js';
 import { StampCollector, nextCommitVersion, nowMicros, resolveStamped } from './stamped.js';
 import { KvBusyError, type KvEngine, type KvPair, type KvSync, type KvSyncTransaction, type KvTransaction, type RangeOptions, type TransactResult } from './types.js';
@@ -16,6 +17,8 @@ export interface SqliteEngineOptions {
   synchronous?: 'normal' | 'full';
   /** How long a writer waits for another process's write lock, ms. */
   busyTimeoutMs?: number;
+  /** WAL checkpoints from a worker thread instead of inside COMMIT (default true; see checkpointer.ts). */
+  checkpointInWorker?: boolean;
 }
 
 type Row = [Buffer, Buffer];
@@ -36,6 +39,7 @@ export class SqliteEngine implements KvEngine {
   private readonly db: Database.Database;
   private readonly mutex = new Mutex();
   private readonly stmt;
+  private readonly checkpointer: Checkpointer | null = null;
 
   constructor(options: SqliteEngineOptions) {
     if (options.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
@@ -47,6 +51,18 @@ export class SqliteEngine implements KvEngine {
       CREATE TABLE IF NOT EXISTS kv (id INTEGER PRIMARY KEY, k BLOB NOT NULL UNIQUE, v BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
+    if (options.file !== ':memory:' && options.checkpointInWorker !== false) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new Checkpointer(
+        path.resolve(options.file),
+        () => {
+          if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+        },
+        () => {
+          if (this.db.open && !this.db.inTransaction) this.db.pragma('wal_checkpoint(PASSIVE)');
+        },
+      );
+    }
     const raw = <T extends Database.Statement>(s: T): T => s.raw(true) as T;
     this.stmt = {
       get: this.db.prepare<[Buffer], { v: Buffer }>('SELECT v FROM kv WHERE k = ?').pluck(true),
@@ -125,6 +141,7 @@ export class SqliteEngine implements KvEngine {
       stamp = makeStamp(version);
     }
     this.db.exec('COMMIT');
+    this.checkpointer?.afterCommit();
     return stamp;
   }
 
@@ -167,6 +184,7 @@ export class SqliteEngine implements KvEngine {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     await this.mutex.run(async () => {
       if (this.db.open) this.db.close();
     });

@@ -78,6 +78,9 @@ function replay(req: IncomingMessage, body: Buffer): IncomingMessage {
   return r;
 }
 
+/** PUT bodies up to this size are read whole before staging (larger ones stream). */
+const SMALL_PUT = 256 * 1024;
+
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let n = 0;
@@ -313,7 +316,15 @@ export class DavService {
       ).version;
     });
     try {
-      await pipeline(req, stager);
+      const length = Number(req.headers['content-length']);
+      if (!req.headers['transfer-encoding'] && Number.isSafeInteger(length) && length <= SMALL_PUT) {
+        // small bodies (most files): read whole, then one commit — no stream pipeline per request
+        const body = await readBody(req, length);
+        if (body === null || body.length !== length) return send(res, 400, `bad request: the body does not match Content-Length ${length}`);
+        await stager.stageAll(body);
+      } else {
+        await pipeline(req, stager);
+      }
     } catch (e) {
       const code = (e as { code?: string }).code;
       if (code === 'EFBIG') return send(res, 413, `payload too large: uploads are limited to ${this.maxUpload} bytes`);

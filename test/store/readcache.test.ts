@@ -105,6 +105,21 @@ describe('read cache', () => {
     await b.close();
   });
 
+  it('stays within its byte budget and keeps answering correctly while it evicts', async () => {
+    const dir = tempDir('readcache-small');
+    const store = new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')), readCacheBytes: 8192 });
+    const ns = await store.createNamespace('n');
+    await ns.commit({ actor: 't', summary: 'seed' }, async (w) => {
+      for (let i = 0; i < 500; i++) w.set(['k', i], Buffer.from(`value ${i}`));
+    });
+    for (let round = 0; round < 3; round++) {
+      const snap = await ns.snapshot();
+      for (let i = 0; i < 500; i += round + 1) expect(str(await snap.get(['k', i]))).toBe(`value ${i}`);
+      expect(store.readCache.bytes).toBeLessThanOrEqual(8192);
+    }
+    await store.close();
+  });
+
   it('can be turned off (readCacheBytes: 0): every read goes to the engine', async () => {
     const dir = tempDir('readcache-off');
     const store = new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')), readCacheBytes: 0 });
