@@ -270,17 +270,21 @@ export class Namespace {
     };
     this.committing = true;
     try {
+      let watermark: Version | null = null;
       const { stamp } = await this.kv.transact(async (tx) => {
         const head = await tx.get(headKey(this.id));
         if (!head) throw new StoreError('UNKNOWN_NAMESPACE', `namespace '${this.name}' was deleted`);
         if (!base.headRaw || !head.equals(base.headRaw)) throw new ConflictSignal();
+        // read inside the transaction: a GC of another process may have raised it since `base`
+        const wm = await tx.get(watermarkKey(this.id));
+        watermark = wm ? versionFromBytes(wm) : null;
         writeCommitRecords(tx, this.id, time, record);
         for (const w of batch.writes.values()) {
           tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encodeValue(w.value));
         }
       });
       const version = versionFromBytes(stamp!);
-      this.advanceHead(base, batch, version, time);
+      this.advanceHead(base, batch, version, time, watermark);
       return version;
     } catch (err) {
       this.headState = null;
@@ -295,7 +299,7 @@ export class Namespace {
    * writes (the head check in write() proved nobody committed in between), so the cached head moves
    * to the new version with those keys replaced — the next path lookup needs no kv read.
    */
-  private advanceHead(base: Meta, batch: WriteBatch, version: Version, timeMicros: bigint): void {
+  private advanceHead(base: Meta, batch: WriteBatch, version: Version, timeMicros: bigint, watermark: Version | null): void {
     const state = this.headState;
     if (!state || state.version !== readVersionOf(base.head!)) {
       this.headState = null;
@@ -307,7 +311,7 @@ export class Namespace {
       this.host.readCache.set(this.id, state.tag, w.packed, value);
     }
     state.version = readVersionOf(version);
-    state.meta = { headRaw: Buffer.concat([versionToBytes(version), timeBytes(timeMicros)]), head: version, headTimeMicros: timeMicros, watermark: state.meta.watermark };
+    state.meta = { headRaw: Buffer.concat([versionToBytes(version), timeBytes(timeMicros)]), head: version, headTimeMicros: timeMicros, watermark };
     // our commit set the engine's newest version to exactly this one
     if (state.latest !== undefined) state.latest = commitVersionOf(version);
   }
