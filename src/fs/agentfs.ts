@@ -43,6 +43,9 @@ async function guard<T>(fn: () => Promise<T>, path?: string): Promise<T> {
  * One agent's filesystem: POSIX-shaped, every mutation one commit, every read possible at any
  * version through `path@version`. Adapters (FUSE, WebDAV, tools, CLI) call only this.
  */
+/** The process's own identity (the default owner of what a non-FUSE surface creates); read once. */
+const PROCESS_CALLER: Caller = Object.freeze({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+
 export class AgentFs implements TxHost {
   private constructor(
     private readonly shared: Shared,
@@ -96,7 +99,7 @@ export class AgentFs implements TxHost {
     return this.options.actor ?? 'api';
   }
   private get caller(): Caller {
-    return this.options.caller ?? { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    return this.options.caller ?? PROCESS_CALLER;
   }
 
   // ---- open handles (FUSE) -------------------------------------------------------------------

@@ -1,5 +1,5 @@
-import * as tuple from 'fdb-tuple';
 import { prefixEnd } from '../kv/bytes.js';
+import * as tuple from './tuple.js';
 
 /**
  * The store's key layout in the kv engine. Prefixes are tuple-encoded; stamps and times are appended
@@ -22,7 +22,7 @@ import { prefixEnd } from '../kv/bytes.js';
 export type KeyPart = string | number | bigint | Buffer;
 export type LogicalKey = readonly KeyPart[];
 
-const pack = (items: unknown[]): Buffer => tuple.pack(items as tuple.TupleItem[]);
+const pack = (items: readonly unknown[]): Buffer => tuple.pack(items);
 
 export const STAMP_LEN = 10;
 const SEP = Buffer.from([0x00]);
@@ -51,7 +51,7 @@ export function packLogical(key: LogicalKey): Buffer {
   for (const part of key) {
     if (part === null || part === undefined) throw new TypeError('logical keys may not contain null/undefined');
   }
-  return pack(key as unknown[]);
+  return pack(key);
 }
 
 export const unpackLogical = (bytes: Buffer): KeyPart[] => tuple.unpack(bytes) as KeyPart[];

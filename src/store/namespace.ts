@@ -237,7 +237,11 @@ export class Namespace {
   commit<T>(meta: CommitMeta, fn: (batch: WriteBatch) => Promise<T>): Promise<CommitResult<T>> {
     return this.mutex.run(async () => {
       for (let attempt = 0; ; attempt++) {
-        const current = await this.currentMeta();
+        // The head we last knew, without asking the engine: if another process committed since,
+        // the head check in write() conflicts and the retry reads the real meta; the watermark the
+        // new head state keeps is read inside the commit's own transaction.
+        const known = attempt === 0 && !this.committing ? this.headState?.meta : undefined;
+        const current = known ?? (await this.currentMeta());
         const base = readVersionOf(current.head!);
         const batch = new WriteBatch(new Snapshot(this.kv, this.id, base, this.headCache(base)), meta);
         const value = await fn(batch);
