@@ -94,6 +94,13 @@ export interface KvEngine {
    * A thrown error aborts the transaction and is rethrown unchanged.
    */
   transact<T>(fn: (tx: KvTransaction) => Promise<T>): Promise<TransactResult<T>>;
+  /**
+   * Optional group commit (the embedded engine): runs the functions in order in one transaction;
+   * each function's versionstamped writes get their own strictly greater commit version, visible
+   * to the functions after it. All or nothing. FoundationDB has one versionstamp per transaction,
+   * so it does not offer this.
+   */
+  transactGroup?<T>(fns: ReadonlyArray<(tx: KvTransaction) => Promise<T>>): Promise<Array<TransactResult<T>>>;
   /** A read of the latest committed state, outside any transaction. */
   get(key: Buffer): Promise<Buffer | undefined>;
   getRange(begin: Buffer, end: Buffer, options?: RangeOptions): Promise<KvPair[]>;

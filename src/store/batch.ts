@@ -1,5 +1,5 @@
 import { packLogical, type LogicalKey } from './keys.js';
-import type { Entry, KeyReader, ListOptions, Snapshot } from './snapshot.js';
+import type { Entry, KeyReader, ListOptions } from './snapshot.js';
 import type { StoreValue } from './values.js';
 import type { Version } from './version.js';
 
@@ -20,16 +20,24 @@ export interface PendingWrite {
   value: StoreValue | null;
 }
 
+/** What a batch reads through: a snapshot, or the batch before it in a group commit. */
+export interface BatchBase {
+  readonly version: Version;
+  getPacked(packed: Buffer): Promise<StoreValue | undefined>;
+  list(prefix: LogicalKey, options?: ListOptions): Promise<Entry[]>;
+}
+
 /**
  * The writes of one commit, buffered in memory until the namespace commits them atomically.
- * Reads see the snapshot the batch started from plus the batch's own writes.
+ * Reads see the state the batch started from (a snapshot, or the previous batch of a group
+ * commit) plus the batch's own writes.
  */
 export class WriteBatch implements KeyReader {
   readonly writes = new Map<string, PendingWrite>();
   readonly meta: CommitMeta & { paths: string[] };
 
   constructor(
-    readonly base: Snapshot,
+    readonly base: BatchBase,
     meta: CommitMeta,
   ) {
     this.meta = { ...meta, paths: [...(meta.paths ?? [])] };
@@ -59,7 +67,10 @@ export class WriteBatch implements KeyReader {
   }
 
   async get(key: LogicalKey): Promise<StoreValue | undefined> {
-    const packed = packLogical(key);
+    return this.getPacked(packLogical(key));
+  }
+
+  async getPacked(packed: Buffer): Promise<StoreValue | undefined> {
     const pending = this.writes.get(packed.toString('latin1'));
     if (pending) return pending.value ?? undefined;
     return this.base.getPacked(packed);

@@ -1,6 +1,6 @@
 import { Mutex } from '../kv/mutex.js';
-import type { KvEngine, KvReader } from '../kv/types.js';
-import { WriteBatch, type CommitMeta } from './batch.js';
+import type { KvEngine, KvReader, KvTransaction } from '../kv/types.js';
+import { WriteBatch, type BatchBase, type CommitMeta } from './batch.js';
 import type { ReadCache } from './readcache.js';
 import { StoreError } from './errors.js';
 import { encodeValue } from './values.js';
@@ -69,6 +69,16 @@ export interface Meta {
 
 const EMPTY = Buffer.alloc(0);
 const MAX_CONFLICT_RETRIES = 50;
+/** Most commits written in one kv transaction by a group commit. */
+const GROUP_MAX = 64;
+
+interface QueuedCommit {
+  meta: CommitMeta;
+  fn: (batch: WriteBatch) => Promise<unknown>;
+  resolve: (result: CommitResult<unknown>) => void;
+  reject: (err: unknown) => void;
+  settled: boolean;
+}
 
 /**
  * What this process knows about the namespace's head, for the read cache.
@@ -99,6 +109,8 @@ export class Namespace {
   private headKeyCache: Buffer | undefined;
   private watermarkKeyCache: Buffer | undefined;
   private headState: HeadState | null = null;
+  /** commits waiting for the next group (see drain) */
+  private readonly queue: QueuedCommit[] = [];
   /** true from the start of a commit's kv transaction until the head state has caught up with it */
   private committing = false;
 
@@ -235,61 +247,117 @@ export class Namespace {
    * are fine: they are idempotent).
    */
   commit<T>(meta: CommitMeta, fn: (batch: WriteBatch) => Promise<T>): Promise<CommitResult<T>> {
-    return this.mutex.run(async () => {
-      for (let attempt = 0; ; attempt++) {
-        // The head we last knew, without asking the engine: if another process committed since,
-        // the head check in write() conflicts and the retry reads the real meta; the watermark the
-        // new head state keeps is read inside the commit's own transaction.
-        const known = attempt === 0 && !this.committing ? this.headState?.meta : undefined;
-        const current = known ?? (await this.currentMeta());
-        const base = readVersionOf(current.head!);
-        const batch = new WriteBatch(new Snapshot(this.kv, this.id, base, this.headCache(base)), meta);
-        const value = await fn(batch);
-        if (batch.size === 0) return { value, version: null };
-        try {
-          await this.host.beforeCommit();
-          const version = await this.write(batch, current);
-          return { value, version };
-        } catch (err) {
-          if (!(err instanceof ConflictSignal)) throw err;
-          this.headState = null; // someone else committed: read the real head next time
-          if (attempt >= MAX_CONFLICT_RETRIES) {
-            throw new StoreError('CONFLICT', `commit to '${this.name}' kept conflicting with other writers; try again`);
-          }
-          await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random()));
-        }
-      }
+    return new Promise<CommitResult<T>>((resolve, reject) => {
+      this.queue.push({ meta, fn: fn as (batch: WriteBatch) => Promise<unknown>, resolve: resolve as (r: CommitResult<unknown>) => void, reject, settled: false });
+      // drained once the event loop has run what is ready now: requests that arrived together
+      // (parallel uploads of one agent) reach commit in the same turn and share one transaction
+      if (this.queue.length === 1) setImmediate(() => void this.mutex.run(() => this.drain()));
     });
   }
 
-  private async write(batch: WriteBatch, base: Meta): Promise<Version> {
+  /**
+   * Group commit. Commits requested while another is being written wait in `queue`; the next drain
+   * takes them all (up to GROUP_MAX), builds their batches one after another — each on top of the
+   * previous one's writes, exactly as if they had committed in turn — and writes them in ONE kv
+   * transaction (engine.transactGroup) where each gets its own version, log record and time. On an
+   * engine without group commit (FoundationDB) a drain takes one request at a time.
+   */
+  private async drain(): Promise<void> {
+    const items = this.queue.splice(0, this.kv.transactGroup ? GROUP_MAX : 1);
+    if (this.queue.length > 0) setImmediate(() => void this.mutex.run(() => this.drain()));
+    try {
+      await this.drainItems(items);
+    } catch (err) {
+      // reading the meta failed (e.g. the namespace was deleted): every waiting commit hears it
+      for (const item of items) {
+        if (!item.settled) {
+          item.settled = true;
+          item.reject(err);
+        }
+      }
+    }
+  }
+
+  private async drainItems(items: QueuedCommit[]): Promise<void> {
+    for (let attempt = 0; items.some((i) => !i.settled); attempt++) {
+      // The head we last knew, without asking the engine: if another process committed since, the
+      // head check in writeGroup() conflicts and the retry reads the real meta; the watermark the
+      // new head state keeps is read inside the commit's own transaction.
+      const known = attempt === 0 && !this.committing ? this.headState?.meta : undefined;
+      const current = known ?? (await this.currentMeta());
+      const headVersion = readVersionOf(current.head!);
+      let base: BatchBase = new Snapshot(this.kv, this.id, headVersion, this.headCache(headVersion));
+      const built: Array<{ item: QueuedCommit; batch: WriteBatch; value: unknown }> = [];
+      for (const item of items) {
+        if (item.settled) continue;
+        const batch = new WriteBatch(base, item.meta);
+        try {
+          const value = await item.fn(batch);
+          built.push({ item, batch, value });
+          if (batch.size > 0) base = batch;
+        } catch (err) {
+          item.settled = true; // its function failed: it commits nothing, the others go on
+          item.reject(err);
+        }
+      }
+      const writing = built.filter((b) => b.batch.size > 0);
+      try {
+        const versions = writing.length > 0 ? (await this.host.beforeCommit(), await this.writeGroup(writing.map((b) => b.batch), current)) : [];
+        for (const b of built) {
+          const i = writing.indexOf(b);
+          b.item.settled = true;
+          b.item.resolve({ value: b.value, version: i >= 0 ? versions[i]! : null });
+        }
+      } catch (err) {
+        if (err instanceof ConflictSignal && attempt < MAX_CONFLICT_RETRIES) {
+          this.headState = null; // someone else committed: read the real head next time
+          await new Promise((r) => setTimeout(r, Math.min(50, 1 + attempt * 2) * Math.random()));
+          continue;
+        }
+        const final = err instanceof ConflictSignal ? new StoreError('CONFLICT', `commit to '${this.name}' kept conflicting with other writers; try again`) : err;
+        for (const b of built) {
+          b.item.settled = true;
+          b.item.reject(final);
+        }
+      }
+    }
+  }
+
+  /** Writes built batches as consecutive commits in one kv transaction; returns their versions. */
+  private async writeGroup(batches: WriteBatch[], base: Meta): Promise<Version[]> {
     const nowMicros = BigInt(Math.round(this.host.clock() * 1000));
     // Commit times are monotonic per namespace, so the time index agrees with version order.
-    const time = nowMicros > base.headTimeMicros ? nowMicros : base.headTimeMicros + 1n;
-    const record = {
-      t: Number(time / 1000n),
-      a: batch.meta.actor,
-      s: batch.meta.summary,
-      p: batch.meta.paths.slice(0, 256),
-    };
-    this.committing = true;
-    try {
-      let watermark: Version | null = null;
-      const { stamp } = await this.kv.transact(async (tx) => {
+    let previousTime = base.headTimeMicros;
+    const times = batches.map(() => {
+      previousTime = nowMicros > previousTime ? nowMicros : previousTime + 1n;
+      return previousTime;
+    });
+    let watermark: Version | null = null;
+    const writeOne = (batch: WriteBatch, i: number) => async (tx: KvTransaction): Promise<void> => {
+      if (i === 0) {
+        // later batches of the group follow this one inside the same transaction
         const head = await tx.get(headKey(this.id));
         if (!head) throw new StoreError('UNKNOWN_NAMESPACE', `namespace '${this.name}' was deleted`);
         if (!base.headRaw || !head.equals(base.headRaw)) throw new ConflictSignal();
         // read inside the transaction: a GC of another process may have raised it since `base`
         const wm = await tx.get(watermarkKey(this.id));
         watermark = wm ? versionFromBytes(wm) : null;
-        writeCommitRecords(tx, this.id, time, record);
-        for (const w of batch.writes.values()) {
-          tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encodeValue(w.value));
-        }
+      }
+      const time = times[i]!;
+      writeCommitRecords(tx, this.id, time, { t: Number(time / 1000n), a: batch.meta.actor, s: batch.meta.summary, p: batch.meta.paths.slice(0, 256) });
+      for (const w of batch.writes.values()) tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encodeValue(w.value));
+    };
+    this.committing = true;
+    try {
+      const fns = batches.map(writeOne);
+      const results = this.kv.transactGroup ? await this.kv.transactGroup(fns) : [await this.kv.transact(fns[0]!)];
+      const versions = results.map((r) => versionFromBytes(r.stamp!));
+      let previous = base.head!;
+      batches.forEach((batch, i) => {
+        this.advanceHead(previous, batch, versions[i]!, times[i]!, watermark);
+        previous = versions[i]!;
       });
-      const version = versionFromBytes(stamp!);
-      this.advanceHead(base, batch, version, time, watermark);
-      return version;
+      return versions;
     } catch (err) {
       this.headState = null;
       throw err;
@@ -303,9 +371,9 @@ export class Namespace {
    * writes (the head check in write() proved nobody committed in between), so the cached head moves
    * to the new version with those keys replaced — the next path lookup needs no kv read.
    */
-  private advanceHead(base: Meta, batch: WriteBatch, version: Version, timeMicros: bigint, watermark: Version | null): void {
+  private advanceHead(previous: Version, batch: WriteBatch, version: Version, timeMicros: bigint, watermark: Version | null): void {
     const state = this.headState;
-    if (!state || state.version !== readVersionOf(base.head!)) {
+    if (!state || state.version !== readVersionOf(previous)) {
       this.headState = null;
       return;
     }
