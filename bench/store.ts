@@ -48,6 +48,27 @@ export async function benchStore(): Promise<Row[]> {
       ok: ratio <= 1.1,
     });
 
+    // the same without the read cache: every read is a reverse seek in the kv engine
+    const uncached = new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')), readCacheBytes: 0 });
+    const uns = await uncached.namespace('bench');
+    const u = await interleave(
+      {
+        head: async (i) => (await uns.snapshot()).get(['cold', i % 1000]).then(() => uns.snapshot()).then((s) => s.get(['hot'])),
+        past: async (i) => (await uns.snapshot(past)).get(['cold', i % 1000]).then(() => uns.snapshot(past)).then((s) => s.get(['hot'])),
+      },
+      20,
+      500,
+    );
+    const uh = stats(u.head!);
+    const up = stats(u.past!);
+    rows.push({
+      bench: '  the same with the read cache off (every read a kv reverse seek)',
+      result: `${(up.median / uh.median).toFixed(2)} (${fmt(up.median)} vs ${fmt(uh.median)})`,
+      target: '≤ 1.1',
+      ok: up.median / uh.median <= 1.1,
+    });
+    await uncached.close();
+
     // --- open a namespace + first read, over 2,000 namespaces (cold handle cache) ---
     const names: string[] = [];
     for (let i = 0; i < 2000; i++) {
