@@ -71,6 +71,8 @@ const EMPTY = Buffer.alloc(0);
 const MAX_CONFLICT_RETRIES = 50;
 /** Most commits written in one kv transaction by a group commit. */
 const GROUP_MAX = 64;
+/** A namespace that committed within this many ms is busy: its next commit waits to be grouped. */
+const GROUP_WINDOW_MS = 2;
 
 interface QueuedCommit {
   meta: CommitMeta;
@@ -111,6 +113,8 @@ export class Namespace {
   private headState: HeadState | null = null;
   /** commits waiting for the next group (see drain) */
   private readonly queue: QueuedCommit[] = [];
+  /** when the last commit was requested (performance.now()), to tell a busy namespace */
+  private lastCommitAt = -Infinity;
   /** true from the start of a commit's kv transaction until the head state has caught up with it */
   private committing = false;
 
@@ -249,9 +253,19 @@ export class Namespace {
   commit<T>(meta: CommitMeta, fn: (batch: WriteBatch) => Promise<T>): Promise<CommitResult<T>> {
     return new Promise<CommitResult<T>>((resolve, reject) => {
       this.queue.push({ meta, fn: fn as (batch: WriteBatch) => Promise<unknown>, resolve: resolve as (r: CommitResult<unknown>) => void, reject, settled: false });
-      // drained once the event loop has run what is ready now: requests that arrived together
-      // (parallel uploads of one agent) reach commit in the same turn and share one transaction
-      if (this.queue.length === 1) setImmediate(() => void this.mutex.run(() => this.drain()));
+      if (this.queue.length === 1) {
+        // Under load (this namespace committed moments ago) the drain waits until the event loop
+        // has run what is ready now, so requests that arrived together — parallel uploads of one
+        // agent — reach commit in the same turn and share one transaction. Otherwise it runs at
+        // once: a lone commit must not wait behind a whole event-loop turn of other agents' work
+        // (measured: p99 tool-call latency 0.7 ms → 15–30 ms with 1,000 active agents). The same
+        // trade as PostgreSQL's commit_delay/commit_siblings.
+        const drain = (): void => void this.mutex.run(() => this.drain());
+        const now = performance.now();
+        if (now - this.lastCommitAt < GROUP_WINDOW_MS) setImmediate(drain);
+        else queueMicrotask(drain);
+        this.lastCommitAt = now;
+      }
     });
   }
 
