@@ -121,7 +121,8 @@ export class SqliteEngine implements KvEngine {
       const { stmt } = this;
       this.db.exec('BEGIN IMMEDIATE');
       try {
-        let previous = (stmt.lastVersion.get() as bigint | undefined) ?? 0n;
+        let previous = this.latestInTransaction();
+        let latest: bigint | null = null;
         const results: Array<TransactResult<T>> = [];
         for (const fn of fns) {
           const tx = new (class extends StampCollector implements KvTransaction {
@@ -132,18 +133,11 @@ export class SqliteEngine implements KvEngine {
             clearRange = (begin: Buffer, end: Buffer) => void stmt.clearRange.run(begin, end);
           })();
           const value = await fn(tx);
-          let stamp: Buffer | null = null;
-          if (tx.pending.length > 0) {
-            const version = nextCommitVersion(previous, nowMicros());
-            for (const [k, v] of resolveStamped(tx.pending, version)) stmt.set.run(k, v);
-            previous = version;
-            stamp = makeStamp(version);
-          }
-          results.push({ value, stamp });
+          const version = this.writeStamped(tx, previous);
+          results.push({ value, stamp: version === null ? null : makeStamp(version) });
+          if (version !== null) previous = latest = version;
         }
-        if (results.some((r) => r.stamp)) stmt.setLastVersion.run(previous);
-        this.db.exec('COMMIT');
-        this.checkpointer?.afterCommit();
+        this.commitOpen(latest);
         return results;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
@@ -152,22 +146,28 @@ export class SqliteEngine implements KvEngine {
     });
   }
 
+  /** The newest commit version, read inside the open transaction (under SQLite's write lock). */
+  private latestInTransaction(): bigint {
+    return (this.stmt.lastVersion.get() as bigint | undefined) ?? 0n;
+  }
+
   /**
-   * Commits the open transaction: the versionstamped writes get the next commit version (assigned
-   * here, under SQLite's write lock, so versions follow commit order across processes).
+   * Gives a transaction's versionstamped writes the next commit version after `previous` and writes
+   * them; returns that version, or null when it had none. Assigned under SQLite's write lock, so
+   * versions follow commit order across processes.
    */
-  private commitOpen(tx: StampCollector): Buffer | null {
-    let stamp: Buffer | null = null;
-    if (tx.pending.length > 0) {
-      const previous = (this.stmt.lastVersion.get() as bigint | undefined) ?? 0n;
-      const version = nextCommitVersion(previous, nowMicros());
-      for (const [k, v] of resolveStamped(tx.pending, version)) this.stmt.set.run(k, v);
-      this.stmt.setLastVersion.run(version);
-      stamp = makeStamp(version);
-    }
+  private writeStamped(tx: StampCollector, previous: bigint): bigint | null {
+    if (tx.pending.length === 0) return null;
+    const version = nextCommitVersion(previous, nowMicros());
+    for (const [k, v] of resolveStamped(tx.pending, version)) this.stmt.set.run(k, v);
+    return version;
+  }
+
+  /** Records the newest commit version (null: no versionstamped writes) and commits the open transaction. */
+  private commitOpen(latest: bigint | null): void {
+    if (latest !== null) this.stmt.setLastVersion.run(latest);
     this.db.exec('COMMIT');
     this.checkpointer?.afterCommit();
-    return stamp;
   }
 
   /**
@@ -191,7 +191,9 @@ export class SqliteEngine implements KvEngine {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const value = fn(tx);
-        return { value, stamp: this.commitOpen(tx) };
+        const version = this.writeStamped(tx, this.latestInTransaction());
+        this.commitOpen(version);
+        return { value, stamp: version === null ? null : makeStamp(version) };
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
