@@ -3,13 +3,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { SqliteEngine } from '../src/kv/sqlite.js';
 import { DirBlobStore } from '../src/store/blobs/dir.js';
+import type { Namespace } from '../src/store/namespace.js';
 import { Store } from '../src/store/store.js';
 import { readVersionOf, type Version } from '../src/store/version.js';
 import { fmt, interleave, now, printTable, sample, stats, type Row } from './harness.js';
 
+const openStore = (dir: string, options: { readCacheBytes?: number } = {}): Store =>
+  new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')), ...options });
+
 export async function benchStore(): Promise<Row[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-store-'));
-  const store = new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')) });
+  const store = openStore(dir);
   const rows: Row[] = [];
   try {
     // --- 10,000 commits of one hot key (plus 1,000 cold keys) ---
@@ -29,44 +33,26 @@ export async function benchStore(): Promise<Row[]> {
     const commitMs = now() - t0;
     rows.push({ bench: 'commits/s, single writer (2 keys per commit)', result: `${Math.round(10_001 / (commitMs / 1000))}/s` });
 
+    // the same reads at head and 10,000 commits back, with the read cache and without it (every
+    // read a reverse seek in the kv engine)
     const past = readVersionOf(versions[0]!);
-    const r = await interleave(
-      {
-        head: async (i) => (await ns.snapshot()).get(['cold', i % 1000]).then(() => (ns.snapshot())).then((s) => s.get(['hot'])),
-        past: async (i) => (await ns.snapshot(past)).get(['cold', i % 1000]).then(() => ns.snapshot(past)).then((s) => s.get(['hot'])),
-      },
-      20,
-      500,
-    );
-    const head = stats(r.head!);
-    const old = stats(r.past!);
-    const ratio = old.median / head.median;
-    rows.push({
-      bench: 'read at a version 10,000 commits back ÷ read at head (median)',
-      result: `${ratio.toFixed(2)} (${fmt(old.median)} vs ${fmt(head.median)})`,
-      target: '≤ 1.1',
-      ok: ratio <= 1.1,
-    });
-
-    // the same without the read cache: every read is a reverse seek in the kv engine
-    const uncached = new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')), readCacheBytes: 0 });
-    const uns = await uncached.namespace('bench');
-    const u = await interleave(
-      {
-        head: async (i) => (await uns.snapshot()).get(['cold', i % 1000]).then(() => uns.snapshot()).then((s) => s.get(['hot'])),
-        past: async (i) => (await uns.snapshot(past)).get(['cold', i % 1000]).then(() => uns.snapshot(past)).then((s) => s.get(['hot'])),
-      },
-      20,
-      500,
-    );
-    const uh = stats(u.head!);
-    const up = stats(u.past!);
-    rows.push({
-      bench: '  the same with the read cache off (every read a kv reverse seek)',
-      result: `${(up.median / uh.median).toFixed(2)} (${fmt(up.median)} vs ${fmt(uh.median)})`,
-      target: '≤ 1.1',
-      ok: up.median / uh.median <= 1.1,
-    });
+    const pastVsHead = async (n: Namespace, bench: string): Promise<void> => {
+      const r = await interleave(
+        {
+          head: async (i) => (await n.snapshot()).get(['cold', i % 1000]).then(() => n.snapshot()).then((s) => s.get(['hot'])),
+          past: async (i) => (await n.snapshot(past)).get(['cold', i % 1000]).then(() => n.snapshot(past)).then((s) => s.get(['hot'])),
+        },
+        20,
+        500,
+      );
+      const head = stats(r.head!);
+      const old = stats(r.past!);
+      const ratio = old.median / head.median;
+      rows.push({ bench, result: `${ratio.toFixed(2)} (${fmt(old.median)} vs ${fmt(head.median)})`, target: '≤ 1.1', ok: ratio <= 1.1 });
+    };
+    await pastVsHead(ns, 'read at a version 10,000 commits back ÷ read at head (median)');
+    const uncached = openStore(dir, { readCacheBytes: 0 });
+    await pastVsHead(await uncached.namespace('bench'), '  the same with the read cache off (every read a kv reverse seek)');
     await uncached.close();
 
     // --- open a namespace + first read, over 2,000 namespaces (cold handle cache) ---
@@ -76,7 +62,7 @@ export async function benchStore(): Promise<Row[]> {
       await n.commit({ actor: 'bench', summary: 'seed' }, async (w) => w.set(['f'], Buffer.from(`agent ${i}`)));
       names.push(n.name);
     }
-    const cold = new Store({ kv: new SqliteEngine({ file: path.join(dir, 'kv.sqlite3') }), blobs: new DirBlobStore(path.join(dir, 'blobs')) });
+    const cold = openStore(dir);
     const open = stats(await sample(async (i) => (await (await cold.namespace(names[i]!)).snapshot()).get(['f']), names.length));
     rows.push({ bench: 'open a namespace + first read (median / p99)', result: `${fmt(open.median)} / ${fmt(open.p99)}`, target: '< 2 ms', ok: open.p99 < 2 });
     await cold.close();

@@ -39,13 +39,13 @@ async function guard<T>(fn: () => Promise<T>, path?: string): Promise<T> {
   }
 }
 
+/** The process's own identity (the default owner of what a non-FUSE surface creates); read once. */
+const PROCESS_CALLER: Caller = Object.freeze({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+
 /**
  * One agent's filesystem: POSIX-shaped, every mutation one commit, every read possible at any
  * version through `path@version`. Adapters (FUSE, WebDAV, tools, CLI) call only this.
  */
-/** The process's own identity (the default owner of what a non-FUSE surface creates); read once. */
-const PROCESS_CALLER: Caller = Object.freeze({ uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
-
 export class AgentFs implements TxHost {
   private constructor(
     private readonly shared: Shared,

@@ -25,15 +25,13 @@ export class BlockStager extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
-    this.size += chunk.length;
-    if (this.size > this.maxBytes) return done(Object.assign(new Error(`body larger than ${this.maxBytes} bytes`), { code: 'EFBIG' }));
+    const tooBig = this.count(chunk.length);
+    if (tooBig) return done(tooBig);
     void this.take(chunk).then(() => done(), done);
   }
 
   override _final(done: (err?: Error | null) => void): void {
-    void this.flushBlock(true)
-      .then(() => this.onComplete?.(this))
-      .then(() => done(), done);
+    void this.finish().then(() => done(), done);
   }
 
   /**
@@ -41,9 +39,20 @@ export class BlockStager extends Writable {
    * onComplete — what writing it and ending the stream would do.
    */
   async stageAll(data: Buffer): Promise<void> {
-    this.size += data.length;
-    if (this.size > this.maxBytes) throw Object.assign(new Error(`body larger than ${this.maxBytes} bytes`), { code: 'EFBIG' });
+    const tooBig = this.count(data.length);
+    if (tooBig) throw tooBig;
     await this.take(data);
+    await this.finish();
+  }
+
+  /** Counts bytes in; the EFBIG error once they pass the limit. */
+  private count(n: number): Error | null {
+    this.size += n;
+    return this.size > this.maxBytes ? Object.assign(new Error(`body larger than ${this.maxBytes} bytes`), { code: 'EFBIG' }) : null;
+  }
+
+  /** The last block, then onComplete (e.g. the commit of a PUT). */
+  private async finish(): Promise<void> {
     await this.flushBlock(true);
     await this.onComplete?.(this);
   }

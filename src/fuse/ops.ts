@@ -31,15 +31,15 @@ function statObject(st: Stat): Record<string, unknown> {
   };
 }
 
+/** utimens sentinels: the high word 0xFFFFFFFF = UTIME_OMIT, 0xFFFFFFFE = UTIME_NOW */
+const UTIME_OMIT_MS = 0xffffffff * 2 ** 32;
+const UTIME_NOW_MS = 0xfffffffe * 2 ** 32;
+
 /**
  * fuse-native operations for one agent filesystem. A translation only: every call becomes an
  * AgentFs call; errors map through errno.ts; paths with @version are read at that version and
  * every write through them fails with EROFS (from fs/).
  */
-/** utimens sentinels: the high word 0xFFFFFFFF = UTIME_OMIT, 0xFFFFFFFE = UTIME_NOW */
-const UTIME_OMIT_MS = 0xffffffff * 2 ** 32;
-const UTIME_NOW_MS = 0xfffffffe * 2 ** 32;
-
 export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => undefined): { ops: Record<string, (...args: never[]) => void>; handles: HandleTable } {
   const handles = new HandleTable(fs);
   /**
@@ -147,7 +147,10 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     utimens: (path: string, atime: number, mtime: number, cb: Cb) => {
       const now = Date.now();
       const time = (t: number): number | undefined => (t >= UTIME_OMIT_MS ? undefined : t >= UTIME_NOW_MS ? now : t);
-      const attr = { ...(time(atime) !== undefined ? { atime: time(atime)! } : {}), ...(time(mtime) !== undefined ? { mtime: time(mtime)! } : {}) };
+      const attr: SetAttr = {};
+      const [a, m] = [time(atime), time(mtime)];
+      if (a !== undefined) attr.atime = a;
+      if (m !== undefined) attr.mtime = m;
       run(cb, () => setattr(path, attr));
     },
     mknod: (path: string, mode: number, dev: number, cb: Cb) => {
