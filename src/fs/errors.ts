@@ -24,7 +24,8 @@ export type Errno =
   | 'ERANGE'
   | 'EIO'
   | 'EMLINK'
-  | 'ENOTSUP';
+  | 'ENOTSUP'
+  | 'EBADF';
 
 export class FsError extends Error {
   constructor(

@@ -34,6 +34,18 @@ export interface TxHost {
   isOpen(ino: number): boolean;
 }
 
+/**
+ * Where a directory entry is (or will be): the parent directory, the entry's name, and the path
+ * that names it in the commit log. Path-based operations find it by walking the path; the FUSE
+ * kernel driver, which resolves paths itself, builds it from (parent inode, name).
+ */
+export interface Slot {
+  parentIno: number;
+  parent: Inode;
+  name: string;
+  path: string;
+}
+
 export interface SetAttr {
   mode?: number;
   uid?: number;
@@ -126,13 +138,25 @@ export class FsTx extends FsView {
   }
 
   /** The directory that will hold a new entry, and the entry's name. */
-  async parentFor(parsed: ParsedPath): Promise<{ parentIno: number; parent: Inode; name: string }> {
+  async parentFor(parsed: ParsedPath): Promise<Slot> {
     if (parsed.names.length === 0) throw fsError('EEXIST', 'the root directory already exists', '/');
     const name = parsed.names[parsed.names.length - 1]!;
     checkName(name, parsed.path);
     const dir = await this.resolve(parsed.names.slice(0, -1), true, parsed.path);
     if (dir.inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${dir.path}`, parsed.path);
-    return { parentIno: dir.ino, parent: dir.inode, name };
+    return { parentIno: dir.ino, parent: dir.inode, name, path: parsed.path };
+  }
+
+  /**
+   * The entry `name` in directory `parentIno` (at head), checked like a path would be: a name
+   * ending in @version is read-only. `path` labels the commit for history.
+   */
+  async slot(parentIno: number, name: string, path: string): Promise<Slot> {
+    checkName(name, path);
+    const parent = await this.mustInode(parentIno, path);
+    if (parent.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
+    this.batch.touch(path);
+    return { parentIno, parent, name, path };
   }
 
   async ensureRoot(): Promise<void> {
@@ -149,10 +173,16 @@ export class FsTx extends FsView {
     path: string,
     spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
   ): Promise<{ ino: number; inode: Inode }> {
-    const parsed = this.writable(path);
-    const { parentIno, parent, name } = await this.parentFor(parsed);
-    if (await this.lookup(parentIno, name)) throw fsError('EEXIST', `file exists: ${parsed.path}`, parsed.path);
-    return this.addNode(parentIno, parent, name, spec);
+    return this.createIn(await this.parentFor(this.writable(path)), spec);
+  }
+
+  /** Creates a node in a slot; EEXIST when the name is taken. */
+  async createIn(
+    at: Slot,
+    spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
+  ): Promise<{ ino: number; inode: Inode }> {
+    if (await this.lookup(at.parentIno, at.name)) throw fsError('EEXIST', `file exists: ${at.path}`, at.path);
+    return this.addNode(at.parentIno, at.parent, at.name, spec);
   }
 
   private async addNode(
@@ -209,25 +239,34 @@ export class FsTx extends FsView {
   }
 
   async symlink(target: string, path: string): Promise<number> {
-    if (target === '') throw fsError('ENOENT', 'empty symlink target', path);
-    if (Buffer.byteLength(target) > 4095) throw fsError('ENAMETOOLONG', 'symlink target too long', path);
-    return (await this.createNode(path, { type: 'symlink', mode: 0o777, target })).ino;
+    return (await this.symlinkIn(await this.parentFor(this.writable(path)), target)).ino;
+  }
+
+  async symlinkIn(at: Slot, target: string): Promise<{ ino: number; inode: Inode }> {
+    if (target === '') throw fsError('ENOENT', 'empty symlink target', at.path);
+    if (Buffer.byteLength(target) > 4095) throw fsError('ENAMETOOLONG', 'symlink target too long', at.path);
+    return this.createIn(at, { type: 'symlink', mode: 0o777, target });
   }
 
   async link(existingPath: string, newPath: string): Promise<void> {
     const src = this.writable(existingPath);
     const target = await this.resolve(src.names, false, src.path);
-    if (target.inode.type === 'dir') throw fsError('EPERM', `hard links to directories are not allowed: ${src.path}`, src.path);
-    const dst = this.writable(newPath);
-    const { parentIno, parent, name } = await this.parentFor(dst);
-    if (await this.lookup(parentIno, name)) throw fsError('EEXIST', `file exists: ${dst.path}`, dst.path);
-    if (target.inode.nlink >= 65000) throw fsError('EMLINK', 'too many links', src.path);
-    this.batch.set(direntKey(parentIno, name), encodeDirent(target.ino, target.inode.type));
-    target.inode.nlink += 1;
-    this.stampChange(target.inode, false);
-    this.put(target.ino, target.inode);
-    this.stampChange(parent);
-    this.put(parentIno, parent);
+    await this.linkIn(target.ino, await this.parentFor(this.writable(newPath)), src.path);
+  }
+
+  /** Adds a name for inode `ino` (not a directory) in a slot; returns the inode as changed. */
+  async linkIn(ino: number, at: Slot, srcPath = `inode ${ino}`): Promise<Inode> {
+    const inode = await this.mustInode(ino, srcPath);
+    if (inode.type === 'dir') throw fsError('EPERM', `hard links to directories are not allowed: ${srcPath}`, srcPath);
+    if (await this.lookup(at.parentIno, at.name)) throw fsError('EEXIST', `file exists: ${at.path}`, at.path);
+    if (inode.nlink >= 65000) throw fsError('EMLINK', 'too many links', srcPath);
+    this.batch.set(direntKey(at.parentIno, at.name), encodeDirent(ino, inode.type));
+    inode.nlink += 1;
+    this.stampChange(inode, false);
+    this.put(ino, inode);
+    this.stampChange(at.parent);
+    this.put(at.parentIno, at.parent);
+    return inode;
   }
 
   // ---- content ---------------------------------------------------------------------------
@@ -434,33 +473,38 @@ export class FsTx extends FsView {
   }
 
   async unlink(path: string): Promise<void> {
-    const parsed = this.writable(path);
-    const { parentIno, parent, name } = await this.parentFor(parsed);
-    const entry = await this.lookup(parentIno, name);
-    if (!entry) throw fsError('ENOENT', `no such file or directory: ${parsed.path}`, parsed.path);
-    const inode = await this.mustInode(entry.ino, parsed.path);
-    if (inode.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${parsed.path}`, parsed.path);
-    this.batch.delete(direntKey(parentIno, name));
-    this.stampChange(parent);
-    this.put(parentIno, parent);
+    return this.unlinkIn(await this.parentFor(this.writable(path)));
+  }
+
+  async unlinkIn(at: Slot): Promise<void> {
+    const entry = await this.lookup(at.parentIno, at.name);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${at.path}`, at.path);
+    const inode = await this.mustInode(entry.ino, at.path);
+    if (inode.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${at.path}`, at.path);
+    this.batch.delete(direntKey(at.parentIno, at.name));
+    this.stampChange(at.parent);
+    this.put(at.parentIno, at.parent);
     await this.dropLink(entry.ino, inode);
   }
 
   async rmdir(path: string): Promise<void> {
     const parsed = this.writable(path);
     if (parsed.names.length === 0) throw fsError('EBUSY', 'cannot remove the root directory', '/');
-    const { parentIno, parent, name } = await this.parentFor(parsed);
-    const entry = await this.lookup(parentIno, name);
-    if (!entry) throw fsError('ENOENT', `no such file or directory: ${parsed.path}`, parsed.path);
-    const inode = await this.mustInode(entry.ino, parsed.path);
-    if (inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${parsed.path}`, parsed.path);
+    return this.rmdirIn(await this.parentFor(parsed));
+  }
+
+  async rmdirIn(at: Slot): Promise<void> {
+    const entry = await this.lookup(at.parentIno, at.name);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${at.path}`, at.path);
+    const inode = await this.mustInode(entry.ino, at.path);
+    if (inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${at.path}`, at.path);
     if ((await this.batch.list(['e', entry.ino], { limit: 1 })).length > 0) {
-      throw fsError('ENOTEMPTY', `directory not empty: ${parsed.path}`, parsed.path);
+      throw fsError('ENOTEMPTY', `directory not empty: ${at.path}`, at.path);
     }
-    this.batch.delete(direntKey(parentIno, name));
-    parent.nlink -= 1;
-    this.stampChange(parent);
-    this.put(parentIno, parent);
+    this.batch.delete(direntKey(at.parentIno, at.name));
+    at.parent.nlink -= 1;
+    this.stampChange(at.parent);
+    this.put(at.parentIno, at.parent);
     await this.destroy(entry.ino, inode);
   }
 
@@ -497,15 +541,18 @@ export class FsTx extends FsView {
     const src = this.writable(srcPath);
     const dst = this.writable(dstPath);
     if (src.names.length === 0 || dst.names.length === 0) throw fsError('EBUSY', 'cannot rename the root directory', '/');
-    const s = await this.parentFor(src);
+    await this.renameIn(await this.parentFor(src), await this.parentFor(dst), options);
+  }
+
+  /** Moves the entry at `s` to `d` (replacing what is there, as rename(2) does); returns the moved inode. */
+  async renameIn(s: Slot, d: Slot, options: { noReplace?: boolean } = {}): Promise<number> {
     const entry = await this.lookup(s.parentIno, s.name);
-    if (!entry) throw fsError('ENOENT', `no such file or directory: ${src.path}`, src.path);
-    const d = await this.parentFor(dst);
-    const inode = await this.mustInode(entry.ino, src.path);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${s.path}`, s.path);
+    const inode = await this.mustInode(entry.ino, s.path);
     if (inode.type === 'dir') {
       // no moving a directory into itself: walk up from the destination's parent
       for (let cur = d.parentIno; ; ) {
-        if (cur === entry.ino) throw fsError('EINVAL', `cannot move ${src.path} into itself (${dst.path})`, dst.path);
+        if (cur === entry.ino) throw fsError('EINVAL', `cannot move ${s.path} into itself (${d.path})`, d.path);
         if (cur === ROOT_INO) break;
         const up = await this.mustInode(cur);
         cur = up.parent ?? ROOT_INO;
@@ -513,18 +560,18 @@ export class FsTx extends FsView {
     }
     const existing = await this.lookup(d.parentIno, d.name);
     if (existing) {
-      if (existing.ino === entry.ino) return; // same file: POSIX says do nothing
-      if (options.noReplace) throw fsError('EEXIST', `file exists: ${dst.path}`, dst.path);
-      const victim = await this.mustInode(existing.ino, dst.path);
+      if (existing.ino === entry.ino) return entry.ino; // same file: POSIX says do nothing
+      if (options.noReplace) throw fsError('EEXIST', `file exists: ${d.path}`, d.path);
+      const victim = await this.mustInode(existing.ino, d.path);
       if (inode.type === 'dir') {
-        if (victim.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${dst.path}`, dst.path);
+        if (victim.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${d.path}`, d.path);
         if ((await this.batch.list(['e', existing.ino], { limit: 1 })).length > 0) {
-          throw fsError('ENOTEMPTY', `directory not empty: ${dst.path}`, dst.path);
+          throw fsError('ENOTEMPTY', `directory not empty: ${d.path}`, d.path);
         }
         d.parent.nlink -= 1;
         await this.destroy(existing.ino, victim);
       } else {
-        if (victim.type === 'dir') throw fsError('EISDIR', `is a directory: ${dst.path}`, dst.path);
+        if (victim.type === 'dir') throw fsError('EISDIR', `is a directory: ${d.path}`, d.path);
         await this.dropLink(existing.ino, victim);
       }
     }
@@ -541,6 +588,7 @@ export class FsTx extends FsView {
     this.put(s.parentIno, s.parent);
     this.stampChange(d.parent);
     this.put(d.parentIno, d.parent);
+    return entry.ino;
   }
 
   // ---- copy (the restore primitive) ----------------------------------------------------------

@@ -5,6 +5,7 @@ const ERRNO: Record<string, number> = {
   EPERM: 1,
   ENOENT: 2,
   EIO: 5,
+  EBADF: 9,
   EACCES: 13,
   EBUSY: 16,
   EEXIST: 17,

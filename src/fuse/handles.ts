@@ -56,20 +56,23 @@ export class HandleTable {
     return this.handles.get(fd);
   }
 
+  /** Buffers a write; `data` must be the caller's own copy (both drivers reuse request buffers). */
   async write(h: Handle, offset: number, data: Buffer): Promise<void> {
-    h.pending.push({ kind: 'write', offset, data: Buffer.from(data), time: this.clock() }); // fuse-native reuses its buffer
+    h.pending.push({ kind: 'write', offset, data, time: this.clock() });
     h.pendingBytes += data.length;
     if (h.pendingBytes >= MAX_BUFFERED) await this.flush(h);
   }
 
   /**
-   * Buffers an attribute change when `path` (a head path) is open for writing here, and says
-   * whether it did. Other handles of the inode are committed first, so changes stay in order.
+   * Buffers an attribute change when the file (a head path, or an inode number) is open for
+   * writing here, and says whether it did. Other handles of the inode are committed first, so
+   * changes stay in order.
    */
-  async bufferAttr(path: string, attr: SetAttr): Promise<boolean> {
+  async bufferAttr(file: { path: string } | { ino: number }, attr: SetAttr): Promise<boolean> {
     if (attr.size !== undefined) return false;
+    const matches = 'ino' in file ? (h: Handle) => h.ino === file.ino : (h: Handle) => h.path === file.path;
     let target: Handle | undefined;
-    for (const h of this.handles.values()) if (h.path === path && h.writable && (!target || h.pending.length > 0)) target = h;
+    for (const h of this.handles.values()) if (matches(h) && h.writable && (!target || h.pending.length > 0)) target = h;
     if (!target) return false;
     for (const h of this.handles.values()) if (h !== target && h.ino === target.ino) await this.flush(h);
     target.pending.push({ kind: 'attr', attr, time: this.clock() });
@@ -121,6 +124,7 @@ export class HandleTable {
       h.inflight = ops;
       try {
         await this.fs.transaction(`write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`, async (tx) => {
+          tx.batch.touch(h.path); // history(path) finds the commit
           for (const op of coalesce(ops)) {
             if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
             else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });

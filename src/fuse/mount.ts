@@ -4,6 +4,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AgentFs } from '../fs/agentfs.js';
 import { UserError } from '../util/errors.js';
+import { HandleTable } from './handles.js';
+import { FuseChannel, mountKernel } from './kernel/index.js';
 import { fuseOps } from './ops.js';
 
 interface FuseInstance {
@@ -49,16 +51,55 @@ function checkFuse(): void {
 
 export interface Mounted {
   dir: string;
+  driver: FuseDriver;
   unmount(): Promise<void>;
 }
 
+/**
+ * How the mount talks to the kernel. `kernel` (the default when running as root): timefs's own
+ * driver speaking the FUSE protocol on /dev/fuse — inode-based, so the kernel caches attributes
+ * and entries. `libfuse`: fuse-native over libfuse 2's path-based API, for mounting without root
+ * (through fusermount).
+ */
+export type FuseDriver = 'kernel' | 'libfuse';
+
 /** Mounts an agent's filesystem at dir. */
-export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
+export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: FuseDriver } = {}): Promise<Mounted> {
   checkFuse();
   const abs = path.resolve(dir);
   cleanStale(abs);
   if (isMounted(abs)) throw new UserError(`${abs} is already a mount point (unmount it first: timefs umount ${abs})`);
   if (!fsSync.existsSync(abs) || !fsSync.statSync(abs).isDirectory()) throw new UserError(`mount point ${abs} is not a directory`);
+  const driver = options.driver ?? (FuseChannel.available() ? 'kernel' : 'libfuse');
+  if (driver === 'kernel' && !FuseChannel.available()) throw new UserError('the kernel FUSE driver mounts with mount(2) and needs root: run as root, or use --driver libfuse');
+  const fuseFs = fs.withActor('fuse');
+  let unmount: () => Promise<void>;
+  let handles: HandleTable;
+  if (driver === 'kernel') {
+    handles = new HandleTable(fuseFs);
+    try {
+      ({ unmount } = mountKernel(fuseFs, abs, handles, CACHE_TIMEOUT_S));
+    } catch (err) {
+      throw new UserError(`mount failed at ${abs}: ${(err as Error).message}`);
+    }
+  } else {
+    ({ unmount, handles } = await mountLibfuse(fuseFs, abs));
+  }
+  // write-back: commit buffered writes at least every few seconds while files stay open
+  const timer = setInterval(() => void handles.flushAll().catch(() => {}), 3000);
+  timer.unref();
+  return {
+    dir: abs,
+    driver,
+    unmount: async () => {
+      clearInterval(timer);
+      await handles.flushAll();
+      await unmount();
+    },
+  };
+}
+
+async function mountLibfuse(fs: AgentFs, abs: string): Promise<{ unmount(): Promise<void>; handles: HandleTable }> {
   let Fuse: FuseCtor;
   try {
     Fuse = createRequire(import.meta.url)('fuse-native') as FuseCtor;
@@ -66,7 +107,7 @@ export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
     throw new UserError(`the fuse-native module could not load (${(err as Error).message.split('\n')[0]}): install libfuse2 and fuse (scripts/install-system-deps.sh)`);
   }
   let fuse: FuseInstance | undefined;
-  const { ops, handles } = fuseOps(fs.withActor('fuse'), () => (fuse?.caller ? { uid: fuse.caller[0], gid: fuse.caller[1] } : undefined));
+  const { ops, handles } = fuseOps(fs, () => (fuse?.caller ? { uid: fuse.caller[0], gid: fuse.caller[1] } : undefined));
   fuse = new Fuse(abs, ops, {
     allowOther: true,
     bigWrites: true, // 128 KiB write requests (option added by our patch)
@@ -80,17 +121,7 @@ export async function mountAgent(fs: AgentFs, dir: string): Promise<Mounted> {
     force: true,
   });
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(new UserError(`mount failed at ${abs}: ${err.message}`)) : resolve())));
-  // write-back: commit buffered writes at least every few seconds while files stay open
-  const timer = setInterval(() => void handles.flushAll().catch(() => {}), 3000);
-  timer.unref();
-  return {
-    dir: abs,
-    unmount: async () => {
-      clearInterval(timer);
-      await handles.flushAll();
-      await new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
-    },
-  };
+  return { handles, unmount: () => new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve()))) };
 }
 
 export function unmountDir(dir: string): void {

@@ -70,7 +70,7 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
   const setattr = async (path: string, attr: SetAttr): Promise<void> => {
     const parsed = parsePath(path);
     // on a file open for writing here: buffered with its writes, one commit at close
-    if (!parsed.selector && (await handles.bufferAttr(parsed.path, attr))) return;
+    if (!parsed.selector && (await handles.bufferAttr({ path: parsed.path }, attr))) return;
     await handles.flushPath(parsed.path);
     await fs.setattr(path, attr, { follow: false });
   };
@@ -106,7 +106,7 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
       const h = handles.get(fd);
       if (!h) return cb(-9);
       if (h.version) return cb(-30);
-      handles.write(h, pos, buf.subarray(0, len)).then(() => cb(len), (e: unknown) => cb(toErrno(e)));
+      handles.write(h, pos, Buffer.from(buf.subarray(0, len))).then(() => cb(len), (e: unknown) => cb(toErrno(e)));
       return undefined;
     },
     flush: (_path: string, fd: number, cb: Cb) => {

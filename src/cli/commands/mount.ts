@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import type { Command } from 'commander';
-import { isMounted, mountAgent, unmountDir } from '../../fuse/mount.js';
+import { Option, type Command } from 'commander';
+import { isMounted, mountAgent, unmountDir, type FuseDriver } from '../../fuse/mount.js';
 import { createLogger } from '../../util/logger.js';
 import { CliContext } from '../context.js';
 
@@ -10,7 +10,8 @@ export function registerMountCommands(program: Command): void {
     .description('mount the agent filesystem at DIR (foreground; Ctrl-C or `timefs umount DIR` unmounts). DIR/path@VERSION reads the past')
     .argument('<dir>')
     .option('--daemon', 'run in the background; returns once mounted')
-    .action(async (dir: string, opts: { daemon?: boolean }, cmd: Command) => {
+    .addOption(new Option('--driver <driver>', 'kernel: timefs speaks FUSE on /dev/fuse itself (needs root; the default as root); libfuse: fuse-native through fusermount (works without root, slower)').choices(['kernel', 'libfuse']))
+    .action(async (dir: string, opts: { daemon?: boolean; driver?: FuseDriver }, cmd: Command) => {
       const ctx = CliContext.of(cmd);
       const logger = createLogger('timefs', 'info');
       if (opts.daemon) {
@@ -23,8 +24,8 @@ export function registerMountCommands(program: Command): void {
         return;
       }
       const fs = await ctx.fs();
-      const m = await mountAgent(fs, dir);
-      logger.info({ dir: m.dir, agent: fs.agent }, `mounted agent ${fs.agent} at ${m.dir}`);
+      const m = await mountAgent(fs, dir, opts.driver ? { driver: opts.driver } : {});
+      logger.info({ dir: m.dir, agent: fs.agent, driver: m.driver }, `mounted agent ${fs.agent} at ${m.dir} (${m.driver} driver)`);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

@@ -1,0 +1,242 @@
+/**
+ * The FUSE kernel protocol (include/uapi/linux/fuse.h), the parts timefs speaks: opcodes, flags and
+ * the byte layout of every structure we read or write. All integers are little-endian (x86-64 and
+ * arm64 are; the kernel speaks the host's order). We announce protocol 7.31 and only use structures
+ * that have been stable since then, so any kernel from 5.4 on works.
+ */
+
+export const FUSE_KERNEL_VERSION = 7;
+export const FUSE_KERNEL_MINOR = 31;
+export const ROOT_ID = 1;
+
+export const Op = {
+  LOOKUP: 1,
+  FORGET: 2,
+  GETATTR: 3,
+  SETATTR: 4,
+  READLINK: 5,
+  SYMLINK: 6,
+  MKNOD: 8,
+  MKDIR: 9,
+  UNLINK: 10,
+  RMDIR: 11,
+  RENAME: 12,
+  LINK: 13,
+  OPEN: 14,
+  READ: 15,
+  WRITE: 16,
+  STATFS: 17,
+  RELEASE: 18,
+  FSYNC: 20,
+  SETXATTR: 21,
+  GETXATTR: 22,
+  LISTXATTR: 23,
+  REMOVEXATTR: 24,
+  FLUSH: 25,
+  INIT: 26,
+  OPENDIR: 27,
+  READDIR: 28,
+  RELEASEDIR: 29,
+  FSYNCDIR: 30,
+  ACCESS: 34,
+  CREATE: 35,
+  INTERRUPT: 36,
+  DESTROY: 38,
+  BATCH_FORGET: 42,
+  READDIRPLUS: 44,
+  RENAME2: 45,
+} as const;
+
+/** fuse_init_in/out flags we ask for (the kernel grants the intersection). */
+export const Init = {
+  ASYNC_READ: 1 << 0,
+  BIG_WRITES: 1 << 5,
+  AUTO_INVAL_DATA: 1 << 12,
+  DO_READDIRPLUS: 1 << 13,
+  READDIRPLUS_AUTO: 1 << 14,
+  PARALLEL_DIROPS: 1 << 18,
+  MAX_PAGES: 1 << 22,
+  CACHE_SYMLINKS: 1 << 23,
+} as const;
+
+/** setattr `valid` bits */
+export const Fattr = {
+  MODE: 1 << 0,
+  UID: 1 << 1,
+  GID: 1 << 2,
+  SIZE: 1 << 3,
+  ATIME: 1 << 4,
+  MTIME: 1 << 5,
+  FH: 1 << 6,
+  ATIME_NOW: 1 << 7,
+  MTIME_NOW: 1 << 8,
+  CTIME: 1 << 10,
+} as const;
+
+/** fuse_open_out flags */
+export const FOPEN_KEEP_CACHE = 1 << 1;
+
+export const IN_HEADER = 40;
+export const OUT_HEADER = 16;
+const ATTR_SIZE = 88;
+export const ENTRY_OUT = 40 + ATTR_SIZE;
+export const ATTR_OUT = 16 + ATTR_SIZE;
+
+export interface InHeader {
+  len: number;
+  opcode: number;
+  unique: bigint;
+  nodeid: number;
+  uid: number;
+  gid: number;
+  pid: number;
+}
+
+export function readInHeader(b: Buffer): InHeader {
+  return {
+    len: b.readUInt32LE(0),
+    opcode: b.readUInt32LE(4),
+    unique: b.readBigUInt64LE(8),
+    nodeid: Number(b.readBigUInt64LE(16)),
+    uid: b.readUInt32LE(24),
+    gid: b.readUInt32LE(28),
+    pid: b.readUInt32LE(32),
+  };
+}
+
+/** Attributes as the kernel wants them: times split into seconds and nanoseconds. */
+export interface Attr {
+  ino: number;
+  size: number;
+  blocks: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+}
+
+/** ms (with a fractional µs part) → [seconds, nanoseconds]; negative times round toward -∞. */
+export function splitTime(ms: number): [bigint, number] {
+  const s = Math.floor(ms / 1000);
+  const ns = Math.min(999_999_999, Math.max(0, Math.round((ms - s * 1000) * 1e6)));
+  return [BigInt(s), ns];
+}
+
+export function writeAttr(b: Buffer, off: number, a: Attr): void {
+  b.writeBigUInt64LE(BigInt(a.ino), off);
+  b.writeBigUInt64LE(BigInt(a.size), off + 8);
+  b.writeBigUInt64LE(BigInt(a.blocks), off + 16);
+  const [as, ans] = splitTime(a.atimeMs);
+  const [ms, mns] = splitTime(a.mtimeMs);
+  const [cs, cns] = splitTime(a.ctimeMs);
+  b.writeBigInt64LE(as, off + 24);
+  b.writeBigInt64LE(ms, off + 32);
+  b.writeBigInt64LE(cs, off + 40);
+  b.writeUInt32LE(ans, off + 48);
+  b.writeUInt32LE(mns, off + 52);
+  b.writeUInt32LE(cns, off + 56);
+  b.writeUInt32LE(a.mode >>> 0, off + 60);
+  b.writeUInt32LE(a.nlink >>> 0, off + 64);
+  b.writeUInt32LE(a.uid >>> 0, off + 68);
+  b.writeUInt32LE(a.gid >>> 0, off + 72);
+  b.writeUInt32LE(a.rdev >>> 0, off + 76);
+  b.writeUInt32LE(4096, off + 80); // blksize
+  b.writeUInt32LE(0, off + 84); // flags
+}
+
+/** seconds → [whole seconds, nanoseconds] for the *_valid fields */
+function validity(seconds: number): [bigint, number] {
+  const s = Math.floor(seconds);
+  return [BigInt(s), Math.round((seconds - s) * 1e9)];
+}
+
+/** fuse_entry_out; nodeid 0 = a negative entry (cached "no such name" for `entryValid`). */
+export function writeEntry(b: Buffer, off: number, nodeid: number, attr: Attr | null, entryValid: number, attrValid: number): void {
+  const [es, ens] = validity(entryValid);
+  const [as, ans] = validity(attrValid);
+  b.writeBigUInt64LE(BigInt(nodeid), off);
+  b.writeBigUInt64LE(0n, off + 8); // generation: inode numbers are never reused
+  b.writeBigUInt64LE(es, off + 16);
+  b.writeBigUInt64LE(as, off + 24);
+  b.writeUInt32LE(ens, off + 32);
+  b.writeUInt32LE(ans, off + 36);
+  if (attr) writeAttr(b, off + 40, attr);
+  else b.fill(0, off + 40, off + ENTRY_OUT);
+}
+
+export function entryOut(nodeid: number, attr: Attr | null, entryValid: number, attrValid: number): Buffer {
+  const b = Buffer.allocUnsafe(ENTRY_OUT);
+  writeEntry(b, 0, nodeid, attr, entryValid, attrValid);
+  return b;
+}
+
+export function attrOut(attr: Attr, attrValid: number): Buffer {
+  const b = Buffer.allocUnsafe(ATTR_OUT);
+  const [s, ns] = validity(attrValid);
+  b.writeBigUInt64LE(s, 0);
+  b.writeUInt32LE(ns, 8);
+  b.writeUInt32LE(0, 12);
+  writeAttr(b, 16, attr);
+  return b;
+}
+
+export function openOut(fh: number, flags: number): Buffer {
+  const b = Buffer.alloc(16);
+  b.writeBigUInt64LE(BigInt(fh), 0);
+  b.writeUInt32LE(flags, 8);
+  return b;
+}
+
+/** struct fuse_kstatfs inside fuse_statfs_out */
+export function statfsOut(s: { blocks: number; bfree: number; bavail: number; files: number; ffree: number; bsize: number; namelen: number }): Buffer {
+  const b = Buffer.alloc(80);
+  b.writeBigUInt64LE(BigInt(s.blocks), 0);
+  b.writeBigUInt64LE(BigInt(s.bfree), 8);
+  b.writeBigUInt64LE(BigInt(s.bavail), 16);
+  b.writeBigUInt64LE(BigInt(s.files), 24);
+  b.writeBigUInt64LE(BigInt(s.ffree), 32);
+  b.writeUInt32LE(s.bsize, 40);
+  b.writeUInt32LE(s.namelen, 44);
+  b.writeUInt32LE(s.bsize, 48); // frsize
+  return b;
+}
+
+export function u32Out(n: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(n, 0);
+  return b;
+}
+
+/** d_type values for dirents */
+export const DT: Record<string, number> = { fifo: 1, char: 2, dir: 4, block: 6, file: 8, symlink: 10, socket: 12 };
+
+/** Size of one fuse_dirent (plus: fuse_direntplus) for a name of `nameLen` bytes, 8-aligned. */
+export const direntSize = (nameLen: number, plus: boolean): number => (((plus ? ENTRY_OUT : 0) + 24 + nameLen + 7) & ~7);
+
+/** Writes a dirent at `off`; returns the offset after it. `next` is the offset that resumes after it. */
+export function writeDirent(b: Buffer, off: number, e: { ino: number; next: number; type: number; name: Buffer }, plus?: { nodeid: number; attr: Attr | null; entryValid: number; attrValid: number }): number {
+  let p = off;
+  if (plus) {
+    writeEntry(b, p, plus.nodeid, plus.attr, plus.entryValid, plus.attrValid);
+    p += ENTRY_OUT;
+  }
+  b.writeBigUInt64LE(BigInt(e.ino), p);
+  b.writeBigUInt64LE(BigInt(e.next), p + 8);
+  b.writeUInt32LE(e.name.length, p + 16);
+  b.writeUInt32LE(e.type, p + 20);
+  e.name.copy(b, p + 24);
+  const end = off + direntSize(e.name.length, plus !== undefined);
+  b.fill(0, p + 24 + e.name.length, end);
+  return end;
+}
+
+/** A NUL-terminated string at `off`, and the offset after its NUL. */
+export function cstring(b: Buffer, off: number): [string, number] {
+  const end = b.indexOf(0, off);
+  const stop = end < 0 ? b.length : end;
+  return [b.toString('utf8', off, stop), stop + 1];
+}
