@@ -1,40 +1,30 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, cliBuilt, timefs } from '../helpers/cli.js';
+import { cliBuilt, timefs } from '../helpers/cli.js';
 import { hasCommand, run } from '../helpers/exec.js';
+import { mounted, startMount, type MountProcess } from '../helpers/mount.js';
 import { requirement } from '../helpers/require.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const fuse = requirement(fs.existsSync('/dev/fuse') && hasCommand('fusermount') && cliBuilt(), 'FUSE (/dev/fuse, fusermount from apt fuse) and the built CLI');
-
-const mounted = (dir: string): boolean => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+const root = requirement(process.getuid?.() === 0, 'root (the kernel driver mounts with mount(2))');
 
 /**
- * The kernel mount, driven like a user would: `timefs mount` runs in its own process (a sync call
- * against a mount served by the test's own event loop would deadlock), and shell tools do the I/O.
+ * The kernel mount, driven like a user would: shell tools do the I/O. Both drivers run the same
+ * tests: `kernel` (ours, the default as root) and `libfuse` (fuse-native, for mounting without root).
  */
-describe.runIf(fuse.run)('FUSE mount', () => {
+for (const driver of ['kernel', 'libfuse'] as const) describe.runIf(fuse.run && (driver === 'libfuse' || root.run))(`FUSE mount (${driver} driver)`, () => {
+  let m: MountProcess;
   let data: string;
   let mnt: string;
-  let proc: ChildProcess;
-  let log = '';
   const sh = (script: string) => run('bash', ['-euo', 'pipefail', '-c', script], { cwd: mnt, timeoutMs: 120_000 });
 
   beforeAll(async () => {
-    data = tempDir('fuse-data');
-    mnt = tempDir('fuse-mnt');
-    proc = spawn(process.execPath, [CLI, '--data', data, 'mount', mnt], { stdio: ['ignore', 'pipe', 'pipe'] });
-    proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    for (let i = 0; i < 100 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 100));
-    if (!mounted(mnt)) throw new Error(`mount did not come up: ${log}`);
+    m = await startMount(`fuse-${driver}`, ['--driver', driver]);
+    ({ data, dir: mnt } = m);
   });
 
-  afterAll(async () => {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
-    if (mounted(mnt)) await run('fusermount', ['-uz', mnt]);
-  });
+  afterAll(async () => m.stop());
 
   it('does what programs do: write, append, rename, hard and symbolic links, chmod, truncate, and other surfaces see it', async () => {
     const r = await sh(`
@@ -43,9 +33,11 @@ describe.runIf(fuse.run)('FUSE mount', () => {
       chmod 600 src/lib/c.txt && head -c 3000000 /dev/urandom > big.bin && cp big.bin big2.bin
       cat src/soft; stat -c '%a %h' src/lib/c.txt src/a.txt; cmp big.bin big2.bin && echo same
       truncate -s 10 big2.bin && stat -c %s big2.bin
-      ls src | tr '\\n' ' '`);
+      ls src | tr '\\n' ' '
+      chmod 640 src/hard && stat -c '%a' src/a.txt`);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toBe('hello\nmore\n600 1\n644 2\nsame\n10\na.txt hard lib soft ');
+    // (the last line: a hard link's change shows through every name of the file at once)
+    expect(r.out).toBe('hello\nmore\n600 1\n644 2\nsame\n10\na.txt hard lib soft 640\n');
     // other surfaces see what the mount wrote (the write-back was committed)
     expect(timefs(data, ['cat', '/src/lib/c.txt']).stdout).toBe('hello\nmore\n');
     const log = timefs(data, ['--json', 'log', '-n', '50']).stdout;
@@ -54,6 +46,11 @@ describe.runIf(fuse.run)('FUSE mount', () => {
     timefs(data, ['put', '-', '/from-cli.txt'], 'written by the CLI\n');
     await new Promise((r) => setTimeout(r, 1200));
     expect((await sh('cat from-cli.txt')).out).toBe('written by the CLI\n');
+    // … also a file the mount has read (and cached) before, rewritten with a new size
+    expect((await sh('cat from-cli.txt')).out).toBe('written by the CLI\n');
+    timefs(data, ['put', '-', '/from-cli.txt'], 'rewritten\n');
+    await new Promise((r) => setTimeout(r, 1200));
+    expect((await sh('cat from-cli.txt; stat -c %s from-cli.txt')).out).toBe('rewritten\n10\n');
   });
 
   it('reads the past through @version paths, refuses writes to it, and restores a deleted tree', async () => {
@@ -118,20 +115,16 @@ describe.runIf(fuse.run)('FUSE mount', () => {
   });
 
   it('unmounts cleanly on SIGTERM', async () => {
-    const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-    proc.kill('SIGTERM');
+    const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
+    m.proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(mounted(mnt)).toBe(false);
   });
 });
 describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
   it('the mount process exits when the mount is unmounted from outside (timefs umount)', async () => {
-    const data = tempDir('fuse-data2');
-    const mnt = tempDir('fuse-mnt2');
-    const proc = spawn(process.execPath, [CLI, '--data', data, 'mount', mnt], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const { data, dir: mnt, proc } = await startMount('fuse-lifecycle');
     const exited = new Promise<number | null>((r) => proc.on('exit', r));
-    for (let i = 0; i < 100 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 100));
-    expect(mounted(mnt)).toBe(true);
     fs.writeFileSync(path.join(mnt, 'kept.txt'), 'still here');
     expect(timefs(data, ['umount', mnt]).code).toBe(0);
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);

@@ -1,6 +1,6 @@
 import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError, fromStoreError, fsError } from '../../fs/errors.js';
-import { joinPath, parsePath, splitSelector } from '../../fs/path.js';
+import { MAX_NAME_BYTES, joinPath, parsePath, splitSelector } from '../../fs/path.js';
 import type { FsTx, SetAttr, Slot } from '../../fs/tx.js';
 import { typeFromMode, type DirEntry, type FileType, type Stat } from '../../fs/types.js';
 import type { FsView } from '../../fs/view.js';
@@ -314,6 +314,8 @@ export class FuseSession {
     let ino: number | undefined;
     let version = parent.version;
     const split = parent.version ? null : splitSelector(name);
+    // the kernel leaves NAME_MAX to the filesystem (ext4 answers this in lookup too)
+    if (Buffer.byteLength(split ? split.name : name) > MAX_NAME_BYTES) throw fsError('ENAMETOOLONG', `name longer than ${MAX_NAME_BYTES} bytes`);
     if (split) {
       // name@version in a head directory: the same path, read at that version
       version = split.selector.kind === 'version' ? split.selector.version : await this.fs.versionAt(split.selector.date);
