@@ -1,17 +1,17 @@
 import { execFile, spawnSync } from 'node:child_process';
 import fsSync from 'node:fs';
+import net from 'node:net';
 import { IN_HEADER, OUT_HEADER } from './abi.js';
 
-/** Largest WRITE the kernel sends us (negotiated in INIT through max_pages). */
-export const MAX_WRITE = 1024 * 1024;
-/** A read of /dev/fuse must have room for the largest request: a WRITE header plus its data. */
-const READ_BUFFER = MAX_WRITE + 64 * 1024;
 /**
- * Reads kept waiting on /dev/fuse. Each one parks a libuv thread-pool thread in read(2) (the
- * only way Node can wait on a character device), so the kernel can hand over the next request
- * while the event loop still works on the last. Two leave the default pool of four room for
- * the blob store's file I/O.
+ * Largest WRITE the kernel sends us. A read of /dev/fuse must have room for the largest request
+ * (header + write header + data), and the event-loop reader below reads into libuv's 64 KiB
+ * buffers; 60 KiB writes fit with room to spare.
  */
+export const MAX_WRITE = 60 * 1024;
+/** Buffer of the thread-pool reader (the fallback), like libuv's. */
+const READ_BUFFER = 64 * 1024;
+/** Reads kept waiting on /dev/fuse by the thread-pool reader. */
 const READERS = 2;
 
 const ENOENT = 2;
@@ -59,9 +59,50 @@ export class FuseChannel {
     return new FuseChannel(fd, dir);
   }
 
-  /** Starts reading requests; resolves `closed` when the kernel ends the connection (unmount). */
+  /**
+   * Starts reading requests; `closed` resolves when the kernel ends the connection (unmount).
+   *
+   * The event loop waits on /dev/fuse itself: the descriptor is wrapped in a libuv stream handle
+   * (epoll; each read(2) returns exactly one request), so a request is read and answered on the
+   * main thread with no thread hand-off at all — the way a single-threaded libfuse server works.
+   * `process.binding('pipe_wrap')` is the only way to give libuv a descriptor that is neither a
+   * socket, a pipe nor a tty; where it is gone (a future Node), reads parked in the thread pool
+   * take over (one hand-off per request).
+   */
   start(onRequest: (req: Buffer) => void): void {
-    for (let i = 0; i < READERS; i++) this.readLoop(Buffer.allocUnsafe(READ_BUFFER), onRequest);
+    const handle = pipeHandle(this.fd);
+    if (!handle) {
+      for (let i = 0; i < READERS; i++) this.readLoop(Buffer.allocUnsafe(READ_BUFFER), onRequest);
+      return;
+    }
+    this.active = 1;
+    // `handle` is an undocumented (long-standing) Socket option: wrap an existing libuv handle
+    const stream = new net.Socket({ handle, readable: true, writable: false } as unknown as net.SocketConstructorOpts);
+    stream.on('data', (chunk: Buffer) => {
+      // one request per read(2); should a stream ever hand over two at once, split by length
+      for (let off = 0; off + IN_HEADER <= chunk.length; ) {
+        const len = chunk.readUInt32LE(off);
+        if (len < IN_HEADER || off + len > chunk.length) break;
+        this.dispatch(onRequest, chunk.subarray(off, off + len));
+        off += len;
+      }
+    });
+    const end = (err?: NodeJS.ErrnoException): void => {
+      if (err && err.code !== 'ENODEV') console.error('timefs fuse: reading /dev/fuse failed', err);
+      this.stopped = true;
+      stream.destroy(); // closes the descriptor
+      this.resolveDone();
+    };
+    stream.on('error', end);
+    stream.on('end', () => end());
+  }
+
+  private dispatch(onRequest: (req: Buffer) => void, req: Buffer): void {
+    try {
+      onRequest(req);
+    } catch (e) {
+      console.error('timefs fuse: request handler threw', e);
+    }
   }
 
   private readLoop(buf: Buffer, onRequest: (req: Buffer) => void): void {
@@ -77,13 +118,7 @@ export class FuseChannel {
           this.stopped = true;
           return this.readerDone();
         }
-        if (n >= IN_HEADER) {
-          try {
-            onRequest(buf.subarray(0, n));
-          } catch (e) {
-            console.error('timefs fuse: request handler threw', e);
-          }
-        }
+        if (n >= IN_HEADER) this.dispatch(onRequest, buf.subarray(0, n));
         next();
       });
     };
@@ -133,5 +168,21 @@ export class FuseChannel {
   /** After the kernel's DESTROY: stop reading. */
   stop(): void {
     this.stopped = true;
+  }
+}
+
+interface PipeBinding {
+  Pipe: new (type: number) => { open(fd: number): number };
+  constants: { SOCKET: number };
+}
+
+/** A libuv stream handle on `fd`, or null where Node no longer offers one. */
+function pipeHandle(fd: number): object | null {
+  try {
+    const binding = (process as unknown as { binding(name: string): PipeBinding }).binding('pipe_wrap');
+    const handle = new binding.Pipe(binding.constants.SOCKET);
+    return handle.open(fd) === 0 ? handle : null;
+  } catch {
+    return null;
   }
 }

@@ -268,7 +268,7 @@ export class FuseSession {
     const major = body.readUInt32LE(0);
     if (major !== FUSE_KERNEL_VERSION) return this.channel.reply(h.unique, -EPROTO);
     const kernelFlags = body.readUInt32LE(12);
-    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.MAX_PAGES | Init.CACHE_SYMLINKS;
+    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS;
     const out = Buffer.alloc(64);
     out.writeUInt32LE(FUSE_KERNEL_VERSION, 0);
     out.writeUInt32LE(FUSE_KERNEL_MINOR, 4);
@@ -278,7 +278,6 @@ export class FuseSession {
     out.writeUInt16LE(48, 18); // congestion_threshold
     out.writeUInt32LE(MAX_WRITE, 20);
     out.writeUInt32LE(1, 24); // time_gran: nanoseconds
-    out.writeUInt16LE(MAX_WRITE / 4096, 28); // max_pages
     this.channel.reply(h.unique, 0, [out]);
   }
 
