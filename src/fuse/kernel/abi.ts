@@ -74,6 +74,7 @@ export const Fattr = {
 
 /** fuse_open_out flags */
 export const FOPEN_KEEP_CACHE = 1 << 1;
+export const FOPEN_CACHE_DIR = 1 << 3;
 
 export const IN_HEADER = 40;
 export const OUT_HEADER = 16;

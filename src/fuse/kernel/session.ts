@@ -8,6 +8,7 @@ import { toErrno } from '../errno.js';
 import type { HandleTable } from '../handles.js';
 import {
   DT,
+  FOPEN_CACHE_DIR,
   FOPEN_KEEP_CACHE,
   FUSE_KERNEL_MINOR,
   FUSE_KERNEL_VERSION,
@@ -31,7 +32,6 @@ import { NodeTable, type Node } from './nodes.js';
 
 /** Past versions never change: the kernel may cache what it learns about them this long (s). */
 const PAST_CACHE_S = 3600;
-const FOPEN_CACHE_DIR = 1 << 3;
 const O_ACCMODE = 3;
 const O_TRUNC = 0o1000;
 const RENAME_NOREPLACE = 1;
@@ -119,11 +119,11 @@ export class FuseSession {
         return this.run(h, () => this.create(h, h.nodeid, name, 'symlink', (tx, at) => tx.symlinkIn(at, target)));
       }
       case Op.LINK: {
-        const ino = this.nodes.get(Number(body.readBigUInt64LE(0)));
+        const target = this.nodes.get(Number(body.readBigUInt64LE(0)));
         const name = cstring(body, 8)[0];
         return this.run(h, () => this.create(h, h.nodeid, name, 'link', async (tx, at) => {
-          if (!ino || ino.version) throw fsError('EROFS', 'read-only: a past version cannot be linked');
-          return { ino: ino.ino, inode: await tx.linkIn(ino.ino, at) };
+          if (!target || target.version) throw fsError('EROFS', 'read-only: a past version cannot be linked');
+          return { ino: target.ino, inode: await tx.linkIn(target.ino, at) };
         }));
       }
       case Op.UNLINK:
