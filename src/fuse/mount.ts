@@ -70,8 +70,9 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   cleanStale(abs);
   if (isMounted(abs)) throw new UserError(`${abs} is already a mount point (unmount it first: timefs umount ${abs})`);
   if (!fsSync.existsSync(abs) || !fsSync.statSync(abs).isDirectory()) throw new UserError(`mount point ${abs} is not a directory`);
-  const driver = options.driver ?? (FuseChannel.available() ? 'kernel' : 'libfuse');
-  if (driver === 'kernel' && !FuseChannel.available()) throw new UserError('the kernel FUSE driver mounts with mount(2) and needs root: run as root, or use --driver libfuse');
+  const kernelOk = FuseChannel.available();
+  const driver = options.driver ?? (kernelOk ? 'kernel' : 'libfuse');
+  if (driver === 'kernel' && !kernelOk) throw new UserError('the kernel FUSE driver mounts with mount(2) and needs root: run as root, or use --driver libfuse');
   const fuseFs = fs.withActor('fuse');
   let unmount: () => Promise<void>;
   let handles: HandleTable;

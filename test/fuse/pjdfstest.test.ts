@@ -1,14 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliBuilt } from '../helpers/cli.js';
 import { hasCommand, run } from '../helpers/exec.js';
-import { startMount, type MountProcess } from '../helpers/mount.js';
+import { SUITES, startMount, type MountProcess } from '../helpers/mount.js';
 import { requirement } from '../helpers/require.js';
 import { tempDir } from '../helpers/tmp.js';
 
-const SUITES = fileURLToPath(new URL('../../../shared/suites/', import.meta.url));
 const ok = requirement(
   process.getuid?.() === 0 && fs.existsSync('/dev/fuse') && hasCommand('gcc') && hasCommand('autoreconf') && hasCommand('prove') && cliBuilt() && fs.existsSync(path.join(SUITES, 'run-pjdfstest.sh')),
   'root, FUSE, gcc/autoconf/prove (scripts/install-system-deps.sh), the built CLI and ../shared/suites/run-pjdfstest.sh',

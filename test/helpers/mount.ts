@@ -1,8 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { CLI } from './cli.js';
 import { run } from './exec.js';
 import { tempDir } from './tmp.js';
+
+/** ../shared/suites: pjdfstest and fsx with their runners (read-only; they build into SUITES_DIR). */
+export const SUITES = fileURLToPath(new URL('../../../shared/suites/', import.meta.url));
 
 export const mounted = (dir: string): boolean => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
 

@@ -75,7 +75,6 @@ export class FuseChannel {
       for (let i = 0; i < READERS; i++) this.readLoop(Buffer.allocUnsafe(READ_BUFFER), onRequest);
       return;
     }
-    this.active = 1;
     // `handle` is an undocumented (long-standing) Socket option: wrap an existing libuv handle
     const stream = new net.Socket({ handle, readable: true, writable: false } as unknown as net.SocketConstructorOpts);
     stream.on('data', (chunk: Buffer) => {

@@ -2,7 +2,8 @@ import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError, fromStoreError, fsError } from '../../fs/errors.js';
 import { MAX_NAME_BYTES, joinPath, parsePath, splitSelector } from '../../fs/path.js';
 import type { FsTx, SetAttr, Slot } from '../../fs/tx.js';
-import { typeFromMode, type DirEntry, type FileType, type Stat } from '../../fs/types.js';
+import { typeFromMode, type DirEntry, type FileType, type Inode, type Stat } from '../../fs/types.js';
+import type { Version } from '../../store/version.js';
 import type { FsView } from '../../fs/view.js';
 import { toErrno } from '../errno.js';
 import type { HandleTable } from '../handles.js';
@@ -91,7 +92,7 @@ export class FuseSession {
       case Op.GETATTR:
         return this.run(h, async () => {
           const { node, stat } = await this.statNode(h.nodeid);
-          return [attrOut(stat, this.ttl(node))];
+          return [attrOut(stat, this.ttl(node.version))];
         });
       case Op.SETATTR:
         return this.run(h, () => this.setattr(h.nodeid, body));
@@ -106,25 +107,29 @@ export class FuseSession {
         const mode = body.readUInt32LE(0);
         const rdev = body.readUInt32LE(4);
         const name = cstring(body, 16)[0];
-        return this.run(h, () => this.create(h, h.nodeid, name, `mknod`, (tx, at) => tx.createIn(at, { type: typeFromMode(mode) as FileType, mode: mode & 0o7777, rdev })));
+        return this.run(h, async () => [(await this.create(h, h.nodeid, name, 'mknod', (tx, at) => tx.createIn(at, { type: typeFromMode(mode) as FileType, mode: mode & 0o7777, rdev }))).entry]);
       }
       case Op.MKDIR: {
         const mode = body.readUInt32LE(0);
         const name = cstring(body, 8)[0];
-        return this.run(h, () => this.create(h, h.nodeid, name, 'mkdir', (tx, at) => tx.createIn(at, { type: 'dir', mode: mode & 0o7777 })));
+        return this.run(h, async () => [(await this.create(h, h.nodeid, name, 'mkdir', (tx, at) => tx.createIn(at, { type: 'dir', mode: mode & 0o7777 }))).entry]);
       }
       case Op.SYMLINK: {
         const [name, next] = cstring(body, 0);
         const target = cstring(body, next)[0];
-        return this.run(h, () => this.create(h, h.nodeid, name, 'symlink', (tx, at) => tx.symlinkIn(at, target)));
+        return this.run(h, async () => [(await this.create(h, h.nodeid, name, 'symlink', (tx, at) => tx.symlinkIn(at, target))).entry]);
       }
       case Op.LINK: {
         const target = this.nodes.get(Number(body.readBigUInt64LE(0)));
         const name = cstring(body, 8)[0];
-        return this.run(h, () => this.create(h, h.nodeid, name, 'link', async (tx, at) => {
-          if (!target || target.version) throw fsError('EROFS', 'read-only: a past version cannot be linked');
-          return { ino: target.ino, inode: await tx.linkIn(target.ino, at) };
-        }));
+        return this.run(h, async () => [
+          (
+            await this.create(h, h.nodeid, name, 'link', async (tx, at) => {
+              if (!target || target.version) throw fsError('EROFS', 'read-only: a past version cannot be linked');
+              return { ino: target.ino, inode: await tx.linkIn(target.ino, at) };
+            })
+          ).entry,
+        ]);
       }
       case Op.UNLINK:
       case Op.RMDIR: {
@@ -150,10 +155,9 @@ export class FuseSession {
         const mode = body.readUInt32LE(4);
         const name = cstring(body, 16)[0];
         return this.run(h, async () => {
-          const [entry] = await this.create(h, h.nodeid, name, 'create', (tx, at) => tx.createIn(at, { type: 'file', mode: mode & 0o7777 }));
-          const ino = Number(entry!.readBigUInt64LE(0)); // head node id = inode number
+          const { ino, entry } = await this.create(h, h.nodeid, name, 'create', (tx, at) => tx.createIn(at, { type: 'file', mode: mode & 0o7777 }));
           const handle = this.handles.open(ino, joinPath(this.nodes.pathOf(h.nodeid), name), { writable: (flags & O_ACCMODE) !== 0 });
-          return [entry!, openOut(handle.fd, 0)];
+          return [entry, openOut(handle.fd, 0)];
         });
       }
       case Op.READ: {
@@ -281,8 +285,14 @@ export class FuseSession {
     this.channel.reply(h.unique, 0, [out]);
   }
 
-  private ttl(node: Node): number {
-    return node.version ? PAST_CACHE_S : this.cacheSeconds;
+  /** How long the kernel may cache what it learns at `version` (head: undefined). */
+  private ttl(version: Version | undefined): number {
+    return version ? PAST_CACHE_S : this.cacheSeconds;
+  }
+
+  /** Attributes as this mount reports them: at head, with the buffered changes of open files. */
+  private shown(stat: Stat, version: Version | undefined): Stat {
+    return version ? stat : this.handles.overlay(stat);
   }
 
   private mustNode(id: number): Node {
@@ -300,11 +310,7 @@ export class FuseSession {
   private async statNode(id: number): Promise<{ node: Node; stat: Stat }> {
     const { node, view } = await this.nodeView(id);
     const stat = view.statOf(node.ino, await view.mustInode(node.ino));
-    return { node, stat: node.version ? stat : this.handles.overlay(stat) };
-  }
-
-  private entry(id: number, stat: Stat, ttl: number): Payload {
-    return [entryOut(id, stat, ttl, ttl)];
+    return { node, stat: this.shown(stat, node.version) };
   }
 
   private async lookup(parentId: number, name: string): Promise<Payload> {
@@ -325,17 +331,16 @@ export class FuseSession {
       view = await this.fs.view(version);
       ino = (await view.lookup(parent.ino, name))?.ino;
     }
-    const ttl = version ? PAST_CACHE_S : this.cacheSeconds;
+    const ttl = this.ttl(version);
     if (ino === undefined) return [entryOut(0, null, ttl, 0)]; // cached "no such name"
     const stat = view.statOf(ino, await view.mustInode(ino));
     const id = this.nodes.remember(ino, parentId, name, version);
-    return this.entry(id, version ? stat : this.handles.overlay(stat), ttl);
+    return [entryOut(id, this.shown(stat, version), ttl, ttl)];
   }
 
-  /** The slot (parent directory, name) a change names; EROFS under a past version. */
-  private async slot(tx: FsTx, parentId: number, name: string): Promise<Slot> {
+  /** The slot (parent directory, name; `path` names it) a change names; EROFS under a past version. */
+  private async slot(tx: FsTx, parentId: number, name: string, path: string): Promise<Slot> {
     const parent = this.mustNode(parentId);
-    const path = joinPath(this.nodes.pathOf(parentId), name);
     if (parent.version) throw fsError('EROFS', `read-only: ${path} is inside a past version`, path);
     return tx.slot(parent.ino, name, path);
   }
@@ -343,7 +348,7 @@ export class FuseSession {
   /** One commit changing the entry `name` of directory `parentId`. */
   private async change<T>(parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<T>, as: AgentFs = this.fs): Promise<T> {
     const path = joinPath(this.nodes.pathOf(parentId), name);
-    return (await as.transaction(`${what} ${path}`, async (tx) => fn(tx, await this.slot(tx, parentId, name)))).value;
+    return (await as.transaction(`${what} ${path}`, async (tx) => fn(tx, await this.slot(tx, parentId, name, path)))).value;
   }
 
   /** One commit changing a node itself (attributes, xattrs); EROFS for a past node. */
@@ -358,13 +363,18 @@ export class FuseSession {
     });
   }
 
-  /** Creates an entry as the calling process (owner = its uid/gid) and answers with the new entry. */
-  private async create(h: InHeader, parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<{ ino: number }>): Promise<Payload> {
+  /**
+   * Creates an entry as the calling process (owner = its uid/gid); returns its inode number and
+   * the entry reply, with the attributes the commit wrote.
+   */
+  private async create(h: InHeader, parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<{ ino: number; inode: Inode }>): Promise<{ ino: number; entry: Buffer }> {
     const as = this.fs.withActor(this.fs.actor, { uid: h.uid, gid: h.gid });
-    const { ino } = await this.change(parentId, name, what, fn, as);
-    const view = await this.fs.view();
-    const stat = this.handles.overlay(view.statOf(ino, await view.mustInode(ino)));
-    return this.entry(this.nodes.remember(ino, parentId, name), stat, this.cacheSeconds);
+    const { ino, stat } = await this.change(parentId, name, what, async (tx, at) => {
+      const made = await fn(tx, at);
+      return { ino: made.ino, stat: tx.statOf(made.ino, made.inode) };
+    }, as);
+    const ttl = this.ttl(undefined);
+    return { ino, entry: entryOut(this.nodes.remember(ino, parentId, name), this.shown(stat, undefined), ttl, ttl) };
   }
 
   private async rename(fromDir: number, from: string, toDir: number, to: string, flags: number): Promise<Payload> {
@@ -372,7 +382,7 @@ export class FuseSession {
     const fromPath = joinPath(this.nodes.pathOf(fromDir), from);
     const toPath = joinPath(this.nodes.pathOf(toDir), to);
     const { value: ino } = await this.fs.transaction(`rename ${fromPath} -> ${toPath}`, async (tx) =>
-      tx.renameIn(await this.slot(tx, fromDir, from), await this.slot(tx, toDir, to), { noReplace: (flags & RENAME_NOREPLACE) !== 0 }),
+      tx.renameIn(await this.slot(tx, fromDir, from, fromPath), await this.slot(tx, toDir, to, toPath), { noReplace: (flags & RENAME_NOREPLACE) !== 0 }),
     );
     this.nodes.moved(ino, toDir, to);
     this.handles.renamed(fromPath, toPath);
@@ -397,7 +407,7 @@ export class FuseSession {
       await this.changeNode(id, `setattr (${what})`, (tx) => tx.setattr(node.ino, attr));
     }
     const { stat } = await this.statNode(id);
-    return [attrOut(stat, this.ttl(node))];
+    return [attrOut(stat, this.ttl(node.version))];
   }
 
   private async open(id: number, flags: number): Promise<Payload> {
@@ -430,7 +440,7 @@ export class FuseSession {
     const out = Buffer.allocUnsafe(size);
     let used = 0;
     const version = dir.node.version;
-    const ttl = this.ttl(dir.node);
+    const ttl = this.ttl(version);
     for (let i = offset; i < dir.entries.length; i++) {
       const e = dir.entries[i]!;
       const name = Buffer.from(e.name);
@@ -441,7 +451,7 @@ export class FuseSession {
       else {
         // each entry handed back with its node counts as a lookup of it
         const nodeid = this.nodes.remember(e.ino, dir.node.id, e.name, version);
-        used = writeDirent(out, used, dirent, { nodeid, attr: version ? e.stat : this.handles.overlay(e.stat), entryValid: ttl, attrValid: ttl });
+        used = writeDirent(out, used, dirent, { nodeid, attr: this.shown(e.stat, version), entryValid: ttl, attrValid: ttl });
       }
     }
     return [out.subarray(0, used)];
