@@ -24,10 +24,10 @@ export interface MountProcess {
  * `timefs mount` in its own process, as a user runs it (a sync call against a mount served by the
  * test's own event loop would deadlock). Resolves once the kernel lists the mount.
  */
-export async function startMount(name: string, extraArgs: string[] = []): Promise<MountProcess> {
+export async function startMount(name: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<MountProcess> {
   const data = tempDir(`${name}-data`);
   const dir = tempDir(`${name}-mnt`);
-  const proc = spawn(process.execPath, [CLI, '--data', data, 'mount', dir, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, '--data', data, 'mount', dir, ...extraArgs], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   for (let i = 0; i < 100 && !mounted(dir) && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 100));

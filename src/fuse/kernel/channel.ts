@@ -70,7 +70,8 @@ export class FuseChannel {
    * take over (one hand-off per request).
    */
   start(onRequest: (req: Buffer) => void): void {
-    const handle = pipeHandle(this.fd);
+    // TIMEFS_FUSE_READER=threadpool forces the fallback (the tests run it; it also helps diagnosis)
+    const handle = process.env.TIMEFS_FUSE_READER === 'threadpool' ? null : pipeHandle(this.fd);
     if (!handle) {
       for (let i = 0; i < READERS; i++) this.readLoop(Buffer.allocUnsafe(READ_BUFFER), onRequest);
       return;
