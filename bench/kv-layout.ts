@@ -6,7 +6,7 @@ import { fmt, interleave, printTable, stats, type Row } from './harness.js';
 
 /**
  * Which table layout the SQLite engine uses: the store's hot operation is a reverse seek
- * `k <= ? ORDER BY k DESC LIMIT 1`, over small values (metadata) and up to 16 KiB (inline content). This
+ * `k <= ? ORDER BY k DESC LIMIT 1`, over small values (metadata) and up to 64 KiB (inline content). This
  * measures that seek on both layouts, for small (64 B) and page-sized (4 KiB) values.
  */
 export async function benchKvLayout(): Promise<Row[]> {

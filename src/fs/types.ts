@@ -88,5 +88,9 @@ export const BLOCK_SIZE = 1024 * 1024;
  * before 2026-11-25), 2 = 1 MiB blocks. A filesystem in another format is refused, never misread.
  */
 export const FS_FORMAT = 2;
-/** Blocks of at most this many bytes live inline in the kv; larger ones are chunks in the blob store. */
-export const INLINE_MAX = 16 * 1024;
+/**
+ * Blocks of at most this many bytes live inline in the kv; larger ones are chunks in the blob store.
+ * A chunk costs a file and an fsync before the commit that references it; an inline block rides in
+ * the commit's own write, so small files (most of a source tree) never pay that fsync.
+ */
+export const INLINE_MAX = 64 * 1024;
