@@ -20,6 +20,12 @@ export interface AgentFsOptions {
   actor?: string;
   /** Owner of new files (default: this process's uid/gid). */
   caller?: Caller;
+  /**
+   * Head reads may use the head this process knew up to this long ago (ms) instead of asking the
+   * engine for other processes' commits on every read (default 0: always ask). This process's own
+   * commits are always seen. For surfaces that show older state anyway (FUSE's kernel caches).
+   */
+  staleHeadMs?: number;
 }
 
 interface Shared {
@@ -83,7 +89,12 @@ export class AgentFs implements TxHost {
 
   /** The same filesystem with commits attributed to another actor. */
   withActor(actor: string, caller?: Caller): AgentFs {
-    return new AgentFs(this.shared, { ...this.options, actor, ...(caller ? { caller } : {}) });
+    return this.withOptions({ actor, ...(caller ? { caller } : {}) });
+  }
+
+  /** The same filesystem with some options changed. */
+  withOptions(options: AgentFsOptions): AgentFs {
+    return new AgentFs(this.shared, { ...this.options, ...options });
   }
 
   get store(): Store {
@@ -151,7 +162,7 @@ export class AgentFs implements TxHost {
 
   /** A read-only view at a version (default: head). */
   async view(version?: Version): Promise<FsView> {
-    return guard(async () => new FsView(await this.ns.snapshot(version), this.store));
+    return guard(async () => new FsView(await this.ns.snapshot(version, { maxStaleMs: this.options.staleHeadMs ?? 0 }), this.store));
   }
 
   /** The view a (possibly versioned) path is read at, with the path parsed. */

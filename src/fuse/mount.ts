@@ -18,9 +18,15 @@ type FuseCtor = new (mnt: string, ops: Record<string, unknown>, opts: Record<str
 
 /**
  * Attribute/entry cache timeouts (seconds): changes made through other surfaces (CLI, WebDAV,
- * tools) show up in the mount after at most this long.
+ * tools) show up in the mount after at most this long (plus HEAD_STALE_MS for other processes).
  */
 export const CACHE_TIMEOUT_S = 1;
+/**
+ * How old the head a mount reads at may be when another process committed (ms): the mount checks
+ * for other processes' commits at most this often, not on every request (that check was ~10–20%
+ * of a cached lookup). Changes made in this process show at once.
+ */
+export const HEAD_STALE_MS = 100;
 
 export function isMounted(dir: string): boolean {
   const abs = path.resolve(dir);
@@ -73,7 +79,7 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   const kernelOk = FuseChannel.available();
   const driver = options.driver ?? (kernelOk ? 'kernel' : 'libfuse');
   if (driver === 'kernel' && !kernelOk) throw new UserError('the kernel FUSE driver mounts with mount(2) and needs root: run as root, or use --driver libfuse');
-  const fuseFs = fs.withActor('fuse');
+  const fuseFs = fs.withOptions({ actor: 'fuse', staleHeadMs: HEAD_STALE_MS });
   let unmount: () => Promise<void>;
   let handles: HandleTable;
   if (driver === 'kernel') {

@@ -93,6 +93,8 @@ interface HeadState {
   meta: Meta;
   /** engine.latestCommitVersion() when `meta` was known to be current (undefined: the engine cannot tell) */
   latest: bigint | undefined;
+  /** performance.now() when `meta` was last known to be current (see currentMeta's maxStaleMs) */
+  checkedAt: number;
 }
 class ConflictSignal extends Error {}
 
@@ -168,10 +170,17 @@ export class Namespace {
    * deletion — see keys.ts changeKey), so an unmoved engine version means an unchanged meta, also
    * across processes. Engines that cannot tell (FoundationDB) read the meta every time.
    */
-  private async currentMeta(): Promise<Meta> {
-    const latest = this.kv.latestCommitVersion?.();
+  private async currentMeta(maxStaleMs = 0): Promise<Meta> {
     const state = this.headState;
-    if (state && !this.committing && latest !== undefined && state.latest === latest) return state.meta;
+    const checkedAt = performance.now();
+    // Our own commits move the head state as they happen; only other processes' commits can be
+    // missed here, and for at most maxStaleMs (a consistent older state, never a torn one).
+    if (state && !this.committing && maxStaleMs > 0 && checkedAt - state.checkedAt <= maxStaleMs) return state.meta;
+    const latest = this.kv.latestCommitVersion?.();
+    if (state && !this.committing && latest !== undefined && state.latest === latest) {
+      state.checkedAt = checkedAt;
+      return state.meta;
+    }
     const meta = await this.readMeta();
     if (!this.committing && this.host.readCache.enabled) {
       const version = readVersionOf(meta.head!);
@@ -179,8 +188,9 @@ export class Namespace {
       if (now && now.version === version) {
         now.meta = meta;
         now.latest = latest;
+        now.checkedAt = checkedAt;
       } else {
-        this.headState = { tag: this.host.readCache.newGeneration(), version, meta, latest };
+        this.headState = { tag: this.host.readCache.newGeneration(), version, meta, latest, checkedAt };
       }
     }
     return meta;
@@ -216,9 +226,14 @@ export class Namespace {
   /**
    * A consistent read view at `at` (default: head). Fails with VERSION_EXPIRED below the GC
    * watermark (unless the version is pinned) and FUTURE_VERSION beyond the head — never wrong data.
+   *
+   * `maxStaleMs`: a head view may be the head this process knew up to that long ago, without
+   * asking the engine whether another process committed since (a SQL query, the largest part of
+   * a cached read). For callers that already show older state, e.g. FUSE with its kernel caches.
+   * This process's own commits are always seen.
    */
-  async snapshot(at?: Version): Promise<Snapshot> {
-    const meta = await this.currentMeta();
+  async snapshot(at?: Version, options: { maxStaleMs?: number } = {}): Promise<Snapshot> {
+    const meta = await this.currentMeta(at === undefined ? options.maxStaleMs : 0);
     // The head as a read version: no other commit of this namespace can share its commit version
     // (the head check in writeGroup() makes them conflict), so the two name the same state.
     if (at === undefined) {
@@ -405,6 +420,7 @@ export class Namespace {
     state.meta = { headRaw: Buffer.concat([versionToBytes(version), timeBytes(timeMicros)]), head: version, headTimeMicros: timeMicros, watermark };
     // our commit set the engine's newest version to exactly this one
     if (state.latest !== undefined) state.latest = commitVersionOf(version);
+    state.checkedAt = performance.now();
   }
 
   /** Commit log, newest first. `before` pages backwards (exclusive). */

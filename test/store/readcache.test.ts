@@ -66,6 +66,31 @@ describe('read cache', () => {
     await b.close();
   });
 
+  it('with maxStaleMs, a head read skips the check for other writers for that long, never for its own commits', async () => {
+    const [a, b] = twoStores();
+    const nsA = await a.createNamespace('n');
+    await nsA.commit({ actor: 't', summary: 'seed' }, async (w) => w.set(['k'], Buffer.from('v1')));
+    const nsB = await b.namespace('n');
+    const stale = { maxStaleMs: 300 };
+    expect(str(await (await nsA.snapshot(undefined, stale)).get(['k']))).toBe('v1');
+    // another process commits: within the window the head this process knew is read (a
+    // consistent older state); a read without the option sees the new head at once
+    await nsB.commit({ actor: 't', summary: 'other' }, async (w) => w.set(['k'], Buffer.from('v2')));
+    expect(str(await (await nsA.snapshot(undefined, stale)).get(['k']))).toBe('v1');
+    expect(str(await (await nsA.snapshot()).get(['k']))).toBe('v2');
+    await nsB.commit({ actor: 't', summary: 'other 2' }, async (w) => w.set(['k'], Buffer.from('v3')));
+    expect(str(await (await nsA.snapshot(undefined, stale)).get(['k']))).toBe('v2');
+    // after the window it is seen
+    await new Promise((r) => setTimeout(r, 350));
+    expect(str(await (await nsA.snapshot(undefined, stale)).get(['k']))).toBe('v3');
+    // our own commit is seen at once (and one built on a stale head conflicts and retries)
+    await nsB.commit({ actor: 't', summary: 'other 3' }, async (w) => w.set(['k'], Buffer.from('v4')));
+    await nsA.commit({ actor: 't', summary: 'own' }, async (w) => w.set(['k'], Buffer.from(`${str(await w.get(['k']))}+a`)));
+    expect(str(await (await nsA.snapshot(undefined, stale)).get(['k']))).toBe('v4+a');
+    await a.close();
+    await b.close();
+  });
+
   it('caches absent keys and past versions without ever answering wrongly', async () => {
     const [a, b] = twoStores();
     const ns = await a.createNamespace('n');
