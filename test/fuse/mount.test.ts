@@ -127,7 +127,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');
-    expect(await exited).toBe(0);
+    // seen once in ~10 runs: still running at the 60 s test timeout; the log says where it stopped
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 20 s'), 20_000))]);
+    expect(code, `mount process log:\n${m.log()}`).toBe(0);
     expect(mounted(mnt)).toBe(false);
   });
 });

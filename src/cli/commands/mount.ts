@@ -32,7 +32,10 @@ export function registerMountCommands(program: Command): void {
         stopping = true;
         logger.info({ signal }, 'unmounting');
         m.unmount()
-          .then(() => ctx.close())
+          .then(() => {
+            logger.info({ dir: m.dir }, 'unmounted; closing the store');
+            return ctx.close();
+          })
           .then(() => process.exit(0), (err: unknown) => {
             logger.error({ err }, 'unmount failed (busy? close files using it and run timefs umount)');
             process.exit(1);
