@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import fsSync from 'node:fs';
 import net from 'node:net';
-import { IN_HEADER, OUT_HEADER } from './abi.js';
+import { IN_HEADER, OUT_HEADER, Op } from './abi.js';
 
 /**
  * Largest WRITE the kernel sends us. A read of /dev/fuse must have room for the largest request
@@ -19,7 +19,7 @@ const READERS = 2;
  */
 const POLL_US = Number(process.env.TIMEFS_FUSE_POLL_US ?? 100);
 /** Requests the kernel never expects an answer to (FORGET, INTERRUPT, BATCH_FORGET). */
-const NO_REPLY = new Set([2, 36, 42]);
+const NO_REPLY = new Set<number>([Op.FORGET, Op.INTERRUPT, Op.BATCH_FORGET]);
 
 const ENOENT = 2;
 const EINTR = 4;
@@ -161,7 +161,7 @@ export class FuseChannel {
    * nothing is in flight. Why: a request that arrives while this thread sleeps waits for the
    * thread to be woken, and on this 2-vCPU VM that wake-up took ~100 µs on average (`perf sched
    * latency` during a FUSE untar) — more than answering a cached lookup. A client issuing syscalls
-   * back to back (tar, rm -rf, git) sends its next request within a few µs of our reply. It runs in
+   * back to back (tar, rm -rf, git) sends its next request ~30 µs after our reply. It runs in
    * a setImmediate, after everything this turn has to do, and takes one request per call (the
    * reply to it schedules the next poll); libuv still reads the descriptor too (whichever read
    * comes first gets the request, the other finds nothing).
