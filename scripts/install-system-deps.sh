@@ -8,7 +8,7 @@
 #   chromium        — the real browser that drives the deployed example app (through playwright-core)
 set -euo pipefail
 
-PKGS=(fuse libfuse2 gcc libc6-dev make autoconf automake libtool perl litmus rclone cadaver davfs2 bindfs chromium)
+PKGS=(fuse libfuse2 attr gcc libc6-dev make autoconf automake libtool perl litmus rclone cadaver davfs2 bindfs chromium)
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then

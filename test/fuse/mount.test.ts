@@ -124,6 +124,27 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(r.out).toContain('chown-refused');
   });
 
+  it('keeps extended attributes: set, get, list, remove; a value too big for a request is refused cleanly', async () => {
+    const r = await sh(`
+      printf x > xa.txt
+      setfattr -n user.color -v blue xa.txt && setfattr -n user.empty xa.txt
+      setfattr -n user.big -v "$(head -c 60000 /dev/zero | tr '\\0' a)" xa.txt
+      getfattr --only-values -n user.color xa.txt; echo
+      getfattr --only-values -n user.big xa.txt | wc -c
+      getfattr -d xa.txt | grep -c '^user\\.'
+      setfattr -x user.color xa.txt
+      getfattr -n user.color xa.txt 2>&1 || echo gone
+      getfattr -n user.none xa.txt 2>/dev/null || echo no-such`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('blue\n60000\n3\nxa.txt: user.color: No such attribute\ngone\nno-such\n');
+    // 64 KiB (the largest value Linux allows) does not fit the kernel driver's 64 KiB request
+    // buffer: the kernel answers E2BIG itself and the connection goes on; libfuse's is bigger
+    const big = await sh(`setfattr -n user.huge -v "$(head -c 65536 /dev/zero | tr '\\0' b)" xa.txt 2>&1 && getfattr --only-values -n user.huge xa.txt | wc -c || true`);
+    if (big.out.includes('Argument list too long')) expect(driver).toBe('kernel');
+    else expect(big.out.trim()).toBe('65536');
+    expect((await sh('cat xa.txt; getfattr --only-values -n user.big xa.txt | wc -c')).out).toBe('x60000\n');
+  });
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');
