@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMounted as mounted } from '../src/fuse/mount.js';
 import { makeTree } from './fs.js';
 import { now, printTable, type Row } from './harness.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
-const mounted = (dir: string): boolean => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
 
 /** Times a shell script run in `cwd`, in ms. */
 function timeSh(cwd: string, script: string): number {

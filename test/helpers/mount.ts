@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { isMounted } from '../../src/fuse/mount.js';
 import { CLI } from './cli.js';
 import { run } from './exec.js';
 import { tempDir } from './tmp.js';
@@ -8,7 +8,8 @@ import { tempDir } from './tmp.js';
 /** ../shared/suites: pjdfstest and fsx with their runners (read-only; they build into SUITES_DIR). */
 export const SUITES = fileURLToPath(new URL('../../../shared/suites/', import.meta.url));
 
-export const mounted = (dir: string): boolean => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+/** Whether the kernel lists `dir` as a mount point (the check `timefs mount` itself makes). */
+export const mounted = isMounted;
 
 export interface MountProcess {
   dir: string;

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createToken } from '../../src/server/auth.js';
 import { hasCommand, run } from '../helpers/exec.js';
+import { mounted } from '../helpers/mount.js';
 import { requirement } from '../helpers/require.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -276,8 +277,7 @@ describe('real WebDAV clients', () => {
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
       await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      const still = fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === mnt);
-      if (still) await run('fusermount', ['-uz', mnt]);
+      if (mounted(mnt)) await run('fusermount', ['-uz', mnt]);
     }
   });
   if (!(rclone.run && fuse.run)) it.skip(`${rclone.reason}; ${fuse.reason}`, () => {});
