@@ -11,9 +11,10 @@ const root = requirement(process.getuid?.() === 0, 'root (the kernel driver moun
 
 /**
  * The kernel mount, driven like a user would: shell tools do the I/O. Both drivers run the same
- * tests: `kernel` (ours, the default as root) and `libfuse` (fuse-native, for mounting without root).
+ * tests: `kernel` (ours, the default as root) and `libfuse` (fuse-native, for mounting without root);
+ * the kernel driver also with its fallback reader (thread-pool reads, for a Node without
+ * pipe_wrap), forced by an env knob.
  */
-/** The kernel driver's fallback reader (thread-pool reads, for a Node without pipe_wrap) is forced by an env knob. */
 const variants = [
   { name: 'kernel driver', driver: 'kernel', env: {} },
   { name: 'kernel driver, thread-pool reader', driver: 'kernel', env: { TIMEFS_FUSE_READER: 'threadpool' } },
