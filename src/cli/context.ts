@@ -17,6 +17,8 @@ export interface GlobalOptions {
 /** What every command gets: the store, the agent's filesystem, a logger; closed after the command. */
 export class CliContext {
   private store: Store | undefined;
+  /** The embedded engine's deferred commit for this command's store (see OpenStoreConfig); set before the store opens. */
+  commitDelayMs = 0;
   readonly logger: Logger = createLogger('timefs', 'warn');
 
   constructor(readonly options: GlobalOptions) {}
@@ -32,6 +34,7 @@ export class CliContext {
         engine: parseEngineKind(this.options.engine),
         ...(this.options.blobs ? { blobs: this.options.blobs } : {}),
         ...(this.options.s3Endpoint ? { s3Endpoint: this.options.s3Endpoint, s3ForcePathStyle: true } : {}),
+        ...(this.commitDelayMs > 0 ? { commitDelayMs: this.commitDelayMs } : {}),
       });
     }
     return this.store;

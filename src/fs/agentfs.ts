@@ -140,6 +140,11 @@ export class AgentFs implements TxHost {
     }
   }
 
+  /** Makes every change committed so far durable against power loss (what fsync promises). */
+  async sync(): Promise<void> {
+    await guard(() => this.store.sync());
+  }
+
   // ---- versions ------------------------------------------------------------------------------
 
   async head(): Promise<Version> {

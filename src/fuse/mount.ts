@@ -28,6 +28,23 @@ export const CACHE_TIMEOUT_S = 1;
  */
 export const HEAD_STALE_MS = 100;
 
+/**
+ * The mount's deferred commit (ms; `TIMEFS_COMMIT_DELAY_MS` overrides, 0 = off): the store writes
+ * the commits of this long in one SQLite transaction, and a request is answered once its commit is
+ * in that transaction. Each commit keeps its own version; what changes is durability — a process
+ * crash loses at most the last this-many ms of changes, as a kernel filesystem loses unsynced
+ * changes on a power cut; fsync waits for the write (and for the disk). Other processes see a
+ * change up to this much later.
+ */
+export const COMMIT_DELAY_MS = 5;
+
+export function mountCommitDelayMs(): number {
+  const env = process.env.TIMEFS_COMMIT_DELAY_MS;
+  const ms = env === undefined || env === '' ? COMMIT_DELAY_MS : Number(env);
+  if (!Number.isFinite(ms) || ms < 0) throw new UserError(`TIMEFS_COMMIT_DELAY_MS must be a number of ms >= 0, not '${env}'`);
+  return ms;
+}
+
 export function isMounted(dir: string): boolean {
   const abs = path.resolve(dir);
   try {

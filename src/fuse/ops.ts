@@ -117,8 +117,10 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
       const h = handles.get(fd);
       run(cb, async () => {
         if (h) await handles.flush(h);
+        await fs.sync();
       });
     },
+    fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Cb) => run(cb, () => fs.sync()),
     release: (_path: string, fd: number, cb: Cb) => {
       const h = handles.get(fd);
       run(cb, async () => (h ? handles.release(h) : undefined));

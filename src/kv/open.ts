@@ -11,6 +11,8 @@ export interface EngineConfig {
   dataDir: string;
   /** FoundationDB cluster file (default: FDB_CLUSTER_FILE or the client's default). */
   clusterFile?: string;
+  /** SQLite only: deferred commit (SqliteEngineOptions.commitDelayMs); ignored by the other engines. */
+  commitDelayMs?: number;
 }
 
 export function parseEngineKind(value: string): EngineKind {
@@ -22,7 +24,7 @@ export function parseEngineKind(value: string): EngineKind {
 export async function openEngine(config: EngineConfig): Promise<KvEngine> {
   switch (config.kind) {
     case 'sqlite':
-      return new SqliteEngine({ file: path.join(config.dataDir, 'kv.sqlite3') });
+      return new SqliteEngine({ file: path.join(config.dataDir, 'kv.sqlite3'), ...(config.commitDelayMs ? { commitDelayMs: config.commitDelayMs } : {}) });
     case 'memory':
       return new MemoryEngine();
     case 'fdb': {

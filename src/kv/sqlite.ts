@@ -19,6 +19,18 @@ export interface SqliteEngineOptions {
   busyTimeoutMs?: number;
   /** WAL checkpoints from a worker thread instead of inside COMMIT (default true; see checkpointer.ts). */
   checkpointInWorker?: boolean;
+  /**
+   * 0 (default): every transaction is COMMITted before it resolves. > 0: deferred commit — a
+   * transaction resolves once its writes are in the open SQLite transaction, which is COMMITted
+   * this many ms after it began, at `flush()`/`persist()`/`checkpoint()`/`close()`. See deferCommit.
+   */
+  commitDelayMs?: number;
+  /**
+   * A deferred COMMIT failed (disk full, I/O error): the transactions it held had resolved, and
+   * they are lost. Default: thrown from the event loop, so the process stops rather than serve a
+   * state the disk does not have.
+   */
+  onDeferredCommitError?: (err: Error) => void;
 }
 
 type Row = [Buffer, Buffer];
@@ -40,8 +52,21 @@ export class SqliteEngine implements KvEngine {
   private readonly mutex = new Mutex();
   private readonly stmt;
   private readonly checkpointer: Checkpointer | null = null;
+  private readonly file: string;
+  private readonly commitDelayMs: number;
+  private readonly onDeferredCommitError: (err: Error) => void;
+  /** the COMMIT timer of the open deferred transaction; null when none is open */
+  private deferred: NodeJS.Timeout | null = null;
 
   constructor(options: SqliteEngineOptions) {
+    this.file = options.file;
+    this.commitDelayMs = options.commitDelayMs ?? 0;
+    this.onDeferredCommitError =
+      options.onDeferredCommitError ??
+      ((err) =>
+        process.nextTick(() => {
+          throw err;
+        }));
     if (options.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(options.file)), { recursive: true });
     this.db = new Database(options.file);
     this.db.pragma('journal_mode = WAL');
@@ -119,7 +144,7 @@ export class SqliteEngine implements KvEngine {
     return this.mutex.run(async () => {
       const engine = this;
       const { stmt } = this;
-      this.db.exec('BEGIN IMMEDIATE');
+      this.begin();
       try {
         let previous = this.latestInTransaction();
         let latest: bigint | null = null;
@@ -137,13 +162,107 @@ export class SqliteEngine implements KvEngine {
           results.push({ value, stamp: version === null ? null : makeStamp(version) });
           if (version !== null) previous = latest = version;
         }
-        this.commitOpen(latest);
+        this.end(latest);
         return results;
       } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.abort(err);
         throw err;
       }
     });
+  }
+
+  /**
+   * Starts a transaction: BEGIN IMMEDIATE (SQLite's write lock), or with deferred commit a
+   * SAVEPOINT inside the open deferred transaction (beginning one, and its COMMIT timer, if none
+   * is open). Invariant: the deferred transaction holds only transactions that have resolved.
+   */
+  private begin(): void {
+    if (this.commitDelayMs === 0) {
+      this.db.exec('BEGIN IMMEDIATE');
+      return;
+    }
+    if (this.deferred === null) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.deferred = setTimeout(() => void this.flush().catch(() => {}), this.commitDelayMs);
+    }
+    this.db.exec('SAVEPOINT tx');
+  }
+
+  /** Records the newest commit version (null: no versionstamped writes) and ends the transaction begun by begin(). */
+  private end(latest: bigint | null): void {
+    if (latest !== null) this.stmt.setLastVersion.run(latest);
+    if (this.commitDelayMs > 0) {
+      this.db.exec('RELEASE tx');
+      return;
+    }
+    this.db.exec('COMMIT');
+    this.checkpointer?.afterCommit();
+  }
+
+  /**
+   * Undoes the transaction begun by begin(). Some SQLite errors (I/O, disk full) roll back the
+   * whole transaction by themselves: with deferred commit that takes resolved transactions with it.
+   */
+  private abort(err: unknown): void {
+    if (this.commitDelayMs === 0) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      return;
+    }
+    if (this.db.inTransaction) {
+      this.db.exec('ROLLBACK TO tx');
+      this.db.exec('RELEASE tx');
+      return;
+    }
+    this.lostDeferred(err);
+  }
+
+  /** The deferred transaction is gone without its COMMIT: report that its transactions are lost. */
+  private lostDeferred(err: unknown): void {
+    if (this.deferred) clearTimeout(this.deferred);
+    this.deferred = null;
+    const reason = err instanceof Error ? err.message : String(err);
+    this.onDeferredCommitError(
+      new Error(`SQLite rolled back the deferred transaction (${reason}): changes acknowledged in the last ${this.commitDelayMs} ms are lost; check the disk, then restart`),
+    );
+  }
+
+  /** COMMITs the open deferred transaction (with deferred commit; otherwise there is none). */
+  flush(): Promise<void> {
+    return this.mutex.run(async () => {
+      if (this.deferred === null) return;
+      clearTimeout(this.deferred);
+      this.deferred = null;
+      try {
+        this.db.exec('COMMIT');
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.lostDeferred(err);
+        throw err;
+      }
+      this.checkpointer?.afterCommit();
+    });
+  }
+
+  /**
+   * Makes every transaction so far durable against power loss: flushes, then fsyncs the WAL, where
+   * with synchronous=NORMAL committed transactions wait for the next checkpoint. (A checkpoint
+   * fsyncs the database before it lets the WAL restart, so what left the WAL is durable already.)
+   */
+  async persist(): Promise<void> {
+    await this.flush();
+    if (this.file === ':memory:') return;
+    let fd: number;
+    try {
+      fd = fs.openSync(`${path.resolve(this.file)}-wal`, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   /** The newest commit version, read inside the open transaction (under SQLite's write lock). */
@@ -163,13 +282,6 @@ export class SqliteEngine implements KvEngine {
     return version;
   }
 
-  /** Records the newest commit version (null: no versionstamped writes) and commits the open transaction. */
-  private commitOpen(latest: bigint | null): void {
-    if (latest !== null) this.stmt.setLastVersion.run(latest);
-    this.db.exec('COMMIT');
-    this.checkpointer?.afterCommit();
-  }
-
   /**
    * The synchronous API (KvSync). A sync transaction runs entirely inside one call, so it never
    * interleaves with anything; it refuses (KvBusyError) while an async transaction holds the
@@ -179,7 +291,7 @@ export class SqliteEngine implements KvEngine {
     get: (key) => this.rawGet(key),
     getRange: (begin, end, options) => this.rawRange(begin, end, options),
     transact: <T>(fn: (tx: KvSyncTransaction) => T): TransactResult<T> => {
-      if (this.mutex.busy || this.db.inTransaction) throw new KvBusyError();
+      if (this.mutex.busy || (this.db.inTransaction && this.deferred === null)) throw new KvBusyError();
       const engine = this;
       const { stmt } = this;
       const tx = new (class extends StampCollector implements KvSyncTransaction {
@@ -188,14 +300,14 @@ export class SqliteEngine implements KvEngine {
         set = (key: Buffer, value: Buffer) => void stmt.set.run(key, value);
         clear = (key: Buffer) => void stmt.clear.run(key);
       })();
-      this.db.exec('BEGIN IMMEDIATE');
+      this.begin();
       try {
         const value = fn(tx);
         const version = this.writeStamped(tx, this.latestInTransaction());
-        this.commitOpen(version);
+        this.end(version);
         return { value, stamp: version === null ? null : makeStamp(version) };
       } catch (err) {
-        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.abort(err);
         throw err;
       }
     },
@@ -207,11 +319,16 @@ export class SqliteEngine implements KvEngine {
 
   /** Makes every committed transaction durable against power loss (checkpoints the WAL). */
   async checkpoint(): Promise<void> {
+    await this.flush();
     this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   async close(): Promise<void> {
-    await this.checkpointer?.close();
+    try {
+      if (this.db.open) await this.flush();
+    } finally {
+      await this.checkpointer?.close();
+    }
     await this.mutex.run(async () => {
       if (this.db.open) this.db.close();
     });

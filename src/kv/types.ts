@@ -101,6 +101,12 @@ export interface KvEngine {
    * so it does not offer this.
    */
   transactGroup?<T>(fns: ReadonlyArray<(tx: KvTransaction) => Promise<T>>): Promise<Array<TransactResult<T>>>;
+  /**
+   * Makes every transaction that has resolved durable against power loss (the embedded engine:
+   * COMMITs a deferred transaction and fsyncs the WAL). Absent where every commit is durable when it
+   * resolves (FoundationDB) or nothing is (memory).
+   */
+  persist?(): Promise<void>;
   /** A read of the latest committed state, outside any transaction. */
   get(key: Buffer): Promise<Buffer | undefined>;
   getRange(begin: Buffer, end: Buffer, options?: RangeOptions): Promise<KvPair[]>;

@@ -14,6 +14,11 @@ export interface OpenStoreConfig {
   clusterFile?: string;
   retentionMs?: number;
   clock?: () => number;
+  /**
+   * The embedded engine's deferred commit, ms (0/absent: every commit is written before it
+   * resolves). A commit then survives a process crash once written, at most this much later.
+   */
+  commitDelayMs?: number;
 }
 
 export const defaultDataDir = (): string => path.resolve(process.env.TIMEFS_DATA ?? '.timefs');
@@ -25,6 +30,7 @@ export async function openStore(config: OpenStoreConfig = {}): Promise<Store> {
     kind: config.engine ?? 'sqlite',
     dataDir,
     ...(config.clusterFile ? { clusterFile: config.clusterFile } : {}),
+    ...(config.commitDelayMs ? { commitDelayMs: config.commitDelayMs } : {}),
   });
   const blobs = await openBlobStore({
     dataDir,

@@ -185,6 +185,11 @@ export class Store implements NamespaceHost {
     return collectGarbage(this, options);
   }
 
+  /** Makes every commit so far durable against power loss (chunks are durable before their commit). */
+  async sync(): Promise<void> {
+    await this.kv.persist?.();
+  }
+
   async close(): Promise<void> {
     await this.blobs.close();
     await this.kv.close();

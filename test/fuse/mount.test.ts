@@ -166,6 +166,31 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     expect(code).toBe(0);
     expect(timefs(data, ['cat', '/kept.txt']).stdout).toBe('still here');
   });
+
+  it('deferred commit: fsync writes at once what the delay holds back; a crash keeps what is older than the delay', async () => {
+    // a delay long enough to see: only fsync (or the unmount) writes the mount's commits
+    const slow = await startMount('fuse-deferred', [], { TIMEFS_COMMIT_DELAY_MS: '60000' });
+    try {
+      fs.writeFileSync(path.join(slow.dir, 'held.txt'), 'held back');
+      expect(timefs(slow.data, ['cat', '/held.txt']).code).not.toBe(0); // another process: not written yet
+      const fd = fs.openSync(path.join(slow.dir, 'held.txt'), 'r');
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+      expect(timefs(slow.data, ['cat', '/held.txt']).stdout).toBe('held back');
+    } finally {
+      await slow.stop();
+    }
+    // the default delay (5 ms): a SIGKILL 300 ms after the write loses nothing
+    const m = await startMount('fuse-crash');
+    const exited = new Promise((r) => m.proc.on('exit', r));
+    fs.mkdirSync(path.join(m.dir, 'd'));
+    fs.writeFileSync(path.join(m.dir, 'd', 'kept.txt'), 'written before the crash');
+    await new Promise((r) => setTimeout(r, 300));
+    m.proc.kill('SIGKILL');
+    await exited;
+    await m.stop();
+    expect(timefs(m.data, ['cat', '/d/kept.txt']).stdout).toBe('written before the crash');
+  });
 });
 
 if (!fuse.run) describe('FUSE mount', () => it.skip(fuse.reason, () => {}));

@@ -27,6 +27,22 @@ engineConformance(
   },
 );
 
+// deferred commit (what the FUSE mount runs): transactions resolve before their COMMIT; close() commits
+engineConformance(
+  'sqlite, deferred commit',
+  async () => {
+    const file = path.join(dir, `db-${n++}.sqlite3`);
+    const engine = new SqliteEngine({ file, commitDelayMs: 5 });
+    files.set(engine, file);
+    return engine;
+  },
+  async (engine) => {
+    const file = files.get(engine)!;
+    await engine.close();
+    return new SqliteEngine({ file, commitDelayMs: 5 });
+  },
+);
+
 const clusterFile = process.env.FDB_CLUSTER_FILE;
 if (clusterFile) {
   // Each test gets its own key prefix on the shared cluster.

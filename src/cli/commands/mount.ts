@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
-import { isMounted, mountAgent, unmountDir, type FuseDriver } from '../../fuse/mount.js';
+import { isMounted, mountAgent, mountCommitDelayMs, unmountDir, type FuseDriver } from '../../fuse/mount.js';
 import { createLogger } from '../../util/logger.js';
 import { CliContext } from '../context.js';
 
@@ -23,7 +23,9 @@ export function registerMountCommands(program: Command): void {
         ctx.print(`mounted agent ${ctx.options.agent} at ${dir} (pid ${child.pid}); unmount with: timefs umount ${dir}`);
         return;
       }
+      ctx.commitDelayMs = mountCommitDelayMs();
       const fs = await ctx.fs();
+      await fs.sync(); // the agent and its root directory are written before anything waits on them
       const m = await mountAgent(fs, dir, opts.driver ? { driver: opts.driver } : {});
       logger.info({ dir: m.dir, agent: fs.agent, driver: m.driver }, `mounted agent ${fs.agent} at ${m.dir} (${m.driver} driver)`);
       let stopping = false;

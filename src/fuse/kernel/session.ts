@@ -191,6 +191,7 @@ export class FuseSession {
         const release = h.opcode === Op.RELEASE;
         return this.run(h, async () => {
           if (handle) await (release ? this.handles.release(handle) : this.handles.flush(handle));
+          if (h.opcode === Op.FSYNC) await this.fs.sync();
           return [];
         });
       }
@@ -249,6 +250,10 @@ export class FuseSession {
         this.dirs.delete(Number(body.readBigUInt64LE(0)));
         return this.channel.reply(h.unique, 0);
       case Op.FSYNCDIR:
+        return this.run(h, async () => {
+          await this.fs.sync();
+          return [];
+        });
       case Op.ACCESS: // permissions are the kernel's (default_permissions): not sent
         return this.channel.reply(h.unique, 0);
       default:
