@@ -56,7 +56,11 @@ export const Init = {
   READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
   CACHE_SYMLINKS: 1 << 23,
+  HANDLE_KILLPRIV_V2: 1 << 28,
 } as const;
+
+/** With HANDLE_KILLPRIV_V2 the kernel asks us to clear set-user/group-ID bits: fuse_write_in.write_flags */
+export const WRITE_KILL_SUIDGID = 1 << 2;
 
 /** setattr `valid` bits */
 export const Fattr = {
@@ -70,6 +74,8 @@ export const Fattr = {
   ATIME_NOW: 1 << 7,
   MTIME_NOW: 1 << 8,
   CTIME: 1 << 10,
+  /** HANDLE_KILLPRIV_V2: clear set-user/group-ID bits (truncate without CAP_FSETID, any chown of a non-directory) */
+  KILL_SUIDGID: 1 << 11,
 } as const;
 
 /** fuse_open_out flags */

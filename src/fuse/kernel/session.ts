@@ -17,6 +17,7 @@ import {
   IN_HEADER,
   Init,
   Op,
+  WRITE_KILL_SUIDGID,
   attrOut,
   cstring,
   direntSize,
@@ -40,6 +41,13 @@ const EPROTO = 71;
 const ENOSYS = 38;
 
 type Payload = Buffer[];
+
+/**
+ * The mode after a write, truncate or chown that must drop privileges — the rule the kernel applies
+ * itself without HANDLE_KILLPRIV_V2: set-user-ID always goes; set-group-ID only with group execute
+ * (without it the bit marks mandatory locking, not a privilege).
+ */
+const killSuidGid = (mode: number): number => mode & ~(0o4000 | (mode & 0o010 ? 0o2000 : 0));
 
 interface DirHandle {
   node: Node;
@@ -175,11 +183,17 @@ export class FuseSession {
         const fh = Number(body.readBigUInt64LE(0));
         const offset = Number(body.readBigUInt64LE(8));
         const size = body.readUInt32LE(16);
+        const kill = (body.readUInt32LE(20) & WRITE_KILL_SUIDGID) !== 0;
         const data = Buffer.from(body.subarray(40, 40 + size)); // copied: the request buffer is reused
         return this.run(h, async () => {
           const handle = this.handles.get(fh);
           if (!handle) throw fsError('EBADF', 'bad file handle');
           if (handle.version) throw fsError('EROFS', 'read-only: a past version');
+          if (kill) {
+            // buffered with the write, in order: the writer's handle is writable
+            const mode = (await this.statNode(h.nodeid)).stat.mode & 0o7777;
+            if (killSuidGid(mode) !== mode) await this.handles.bufferAttr({ ino: handle.ino }, { mode: killSuidGid(mode) });
+          }
           await this.handles.write(handle, offset, data);
           return [u32Out(size)];
         });
@@ -277,7 +291,10 @@ export class FuseSession {
     const major = body.readUInt32LE(0);
     if (major !== FUSE_KERNEL_VERSION) return this.channel.reply(h.unique, -EPROTO);
     const kernelFlags = body.readUInt32LE(12);
-    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS;
+    // HANDLE_KILLPRIV_V2: we clear set-user/group-ID bits when the kernel says so (WRITE, SETATTR).
+    // Without it the kernel asks for security.capability (GETXATTR) before every write to a file,
+    // a tenth of an untar's requests; with it, once per file (then it marks the inode S_NOSEC).
+    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2;
     const out = Buffer.alloc(64);
     out.writeUInt32LE(FUSE_KERNEL_VERSION, 0);
     out.writeUInt32LE(FUSE_KERNEL_MINOR, 4);
@@ -406,6 +423,10 @@ export class FuseSession {
     if (valid & Fattr.ATIME) attr.atime = valid & Fattr.ATIME_NOW ? now : time(32, 56);
     if (valid & Fattr.MTIME) attr.mtime = valid & Fattr.MTIME_NOW ? now : time(40, 60);
     const node = this.mustNode(id);
+    if (valid & Fattr.KILL_SUIDGID) {
+      const mode = attr.mode ?? (await this.statNode(id)).stat.mode & 0o7777;
+      if (killSuidGid(mode) !== mode) attr.mode = killSuidGid(mode);
+    }
     // tar's fchown/fchmod/futimens between writing and closing: buffered with the writes
     if (node.version || !(await this.handles.bufferAttr({ ino: node.ino }, attr))) {
       const what = Object.keys(attr).join(',') || 'ctime';
