@@ -5,6 +5,8 @@ import type { Version } from '../store/version.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
+/** A loose attribute change (see bufferLoose) is committed at the latest this long after it was made (ms). */
+const LOOSE_MS = 20;
 
 /** A change made through an open handle and not yet committed, with the time it was made. */
 export type PendingOp = { kind: 'write'; offset: number; data: Buffer; time: number } | { kind: 'attr'; attr: SetAttr; time: number };
@@ -39,6 +41,11 @@ export interface Handle {
 export class HandleTable {
   private next = 10;
   private readonly handles = new Map<number, Handle>();
+  /** the internal handle holding the loose attribute changes of one inode (see bufferLoose) */
+  private loose: Handle | null = null;
+  private looseTimer: NodeJS.Timeout | undefined;
+  /** loose changes being committed; settles once all of them are (never rejects) */
+  private looseFlush: Promise<void> | null = null;
 
   constructor(
     private readonly fs: AgentFs,
@@ -77,6 +84,44 @@ export class HandleTable {
     for (const h of this.handles.values()) if (h !== target && h.ino === target.ino) await this.flush(h);
     target.pending.push({ kind: 'attr', attr, time: this.clock() });
     return true;
+  }
+
+  /**
+   * Buffers an attribute change of an inode that no handle here is writing: tar sets each
+   * directory's owner, mode and times in three requests after extracting its files, and they
+   * become one commit. Only one inode's changes are loose at a time; a change to another inode
+   * commits them first, and so does a timer LOOSE_MS later. The caller must also commit them
+   * (looseBarrier) before any request that could observe the inode other than through the
+   * overlay — the kernel driver does so for every request but getattr, lookup and setattr.
+   */
+  async bufferLoose(ino: number, path: string, attr: SetAttr): Promise<void> {
+    while (this.loose && this.loose.ino !== ino) await this.flushLoose();
+    if (!this.loose) {
+      this.loose = this.open(ino, path, { writable: true });
+      this.looseTimer = setTimeout(() => void this.flushLoose(), LOOSE_MS);
+    }
+    this.loose.pending.push({ kind: 'attr', attr, time: this.clock() });
+  }
+
+  /** Commits the loose changes; resolves when every loose change so far is committed. */
+  flushLoose(): Promise<void> {
+    const h = this.loose;
+    if (h) {
+      this.loose = null;
+      clearTimeout(this.looseTimer);
+      // the requests that made these changes were answered already: a failure can only be logged
+      const done = this.release(h).catch((err: unknown) => console.error(`timefs fuse: committing attribute changes of ${h.path} failed`, err));
+      const all: Promise<void> = Promise.all([this.looseFlush, done]).then(() => {
+        if (this.looseFlush === all) this.looseFlush = null;
+      });
+      this.looseFlush = all;
+    }
+    return this.looseFlush ?? Promise.resolve();
+  }
+
+  /** null when no loose change is buffered or being committed (no need to wait); else flushLoose(). */
+  looseBarrier(): Promise<void> | null {
+    return this.loose || this.looseFlush ? this.flushLoose() : null;
   }
 
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
@@ -123,7 +168,8 @@ export class HandleTable {
       const attrs = ops.some((op) => op.kind === 'attr');
       h.inflight = ops;
       try {
-        await this.fs.transaction(`write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`, async (tx) => {
+        const summary = bytes === 0 && attrs ? `setattr ${h.path}` : `write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`;
+        await this.fs.transaction(summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
           for (const op of coalesce(ops)) {
             if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
@@ -149,6 +195,7 @@ export class HandleTable {
   }
 
   async flushAll(): Promise<void> {
+    await this.flushLoose();
     for (const h of this.handles.values()) await this.flush(h);
   }
 

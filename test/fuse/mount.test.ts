@@ -146,6 +146,28 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect((await sh('cat xa.txt; getfattr --only-values -n user.big xa.txt | wc -c')).out).toBe('x60000\n');
   });
 
+  it.runIf(driver === 'kernel')("a directory's owner, mode and times set back to back (as tar does) are one commit, in order with what follows", async () => {
+    const dir = path.join(mnt, 'loose');
+    const then = new Date('2001-02-03T04:05:06Z');
+    fs.mkdirSync(dir);
+    fs.chownSync(dir, 65534, 65533);
+    fs.chmodSync(dir, 0o710);
+    fs.utimesSync(dir, then, then);
+    const st = fs.statSync(dir);
+    expect([st.mode & 0o7777, st.uid, st.gid, st.mtimeMs]).toEqual([0o710, 65534, 65533, then.getTime()]);
+    // a change after them is committed after them: the new entry's time wins
+    fs.utimesSync(dir, then, then);
+    fs.writeFileSync(path.join(dir, 'inside'), '');
+    expect(fs.statSync(dir).mtimeMs).toBeGreaterThan(then.getTime());
+    await new Promise((r) => setTimeout(r, 100));
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '20']).stdout) as Array<{ summary: string }>;
+    // the mkdir, the first three changes as one commit, the second utimes
+    expect(log.filter((l) => l.summary.split(' ')[1] === '/loose').map((l) => l.summary).reverse()).toEqual(['mkdir /loose', 'setattr /loose', 'setattr /loose']);
+    const seen = JSON.parse(timefs(data, ['--json', 'stat', '/loose']).stdout) as { mode: number; uid: number; gid: number; mtimeMs: number };
+    expect([seen.mode & 0o7777, seen.uid, seen.gid]).toEqual([0o710, 65534, 65533]);
+    expect(seen.mtimeMs).toBeGreaterThan(then.getTime());
+  });
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');

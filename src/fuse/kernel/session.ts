@@ -42,6 +42,9 @@ const ENOSYS = 38;
 
 type Payload = Buffer[];
 
+/** Requests that need no barrier for loose attribute changes (see handle()). */
+const SEES_LOOSE = new Set<number>([Op.GETATTR, Op.LOOKUP, Op.SETATTR, Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+
 /**
  * The mode after a write, truncate or chown that must drop privileges — the rule the kernel applies
  * itself without HANDLE_KILLPRIV_V2: set-user-ID always goes; set-group-ID only with group execute
@@ -76,8 +79,22 @@ export class FuseSession {
     private readonly cacheSeconds: number,
   ) {}
 
-  /** Decodes one request (synchronously: `req` is reused once this returns) and starts it. */
+  /**
+   * Starts one request (synchronously: `req` is reused once this returns). While loose attribute
+   * changes are buffered (HandleTable.bufferLoose), every request but those that see them anyway
+   * (getattr and lookup answer through the overlay; setattr buffers or commits them itself) waits
+   * until they are committed, in arrival order.
+   */
   handle(req: Buffer): void {
+    const opcode = req.readUInt32LE(4);
+    const barrier = SEES_LOOSE.has(opcode) ? null : this.handles.looseBarrier();
+    if (!barrier) return this.dispatch(req);
+    const copy = Buffer.from(req.subarray(0, req.readUInt32LE(0)));
+    void barrier.then(() => this.dispatch(copy));
+  }
+
+  /** Decodes one request (synchronously: `req` is reused once this returns) and starts it. */
+  private dispatch(req: Buffer): void {
     const h = readInHeader(req);
     const body = req.subarray(IN_HEADER, h.len);
     switch (h.opcode) {
@@ -429,8 +446,12 @@ export class FuseSession {
     }
     // tar's fchown/fchmod/futimens between writing and closing: buffered with the writes
     if (node.version || !(await this.handles.bufferAttr({ ino: node.ino }, attr))) {
-      const what = Object.keys(attr).join(',') || 'ctime';
-      await this.changeNode(id, `setattr (${what})`, (tx) => tx.setattr(node.ino, attr));
+      if (attr.size === undefined && !node.version) {
+        await this.handles.bufferLoose(node.ino, this.nodes.pathOf(id), attr);
+      } else {
+        const what = Object.keys(attr).join(',') || 'ctime';
+        await this.changeNode(id, `setattr (${what})`, (tx) => tx.setattr(node.ino, attr));
+      }
     }
     const { stat } = await this.statNode(id);
     return [attrOut(stat, this.ttl(node.version))];
