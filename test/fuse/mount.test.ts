@@ -146,7 +146,8 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect((await sh('cat xa.txt; getfattr --only-values -n user.big xa.txt | wc -c')).out).toBe('x60000\n');
   });
 
-  it.runIf(driver === 'kernel')("a directory's owner, mode and times set back to back (as tar does) are one commit, in order with what follows", async () => {
+  // the kernel driver's loose attribute changes (libfuse commits each change at once)
+  if (driver === 'kernel') it("a directory's owner, mode and times set back to back (as tar does) are one commit, in order with what follows", async () => {
     const dir = path.join(mnt, 'loose');
     const then = new Date('2001-02-03T04:05:06Z');
     fs.mkdirSync(dir);
