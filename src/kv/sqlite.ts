@@ -12,7 +12,7 @@ export interface SqliteEngineOptions {
   file: string;
   /**
    * 'normal' (default): WAL with synchronous=NORMAL — a commit survives a process crash at once and
-   * a power loss after the next `checkpoint()`. 'full': every commit is fsynced.
+   * a power loss after the next checkpoint or `persist()`. 'full': every commit is fsynced.
    */
   synchronous?: 'normal' | 'full';
   /** How long a writer waits for another process's write lock, ms. */
@@ -22,7 +22,7 @@ export interface SqliteEngineOptions {
   /**
    * 0 (default): every transaction is COMMITted before it resolves. > 0: deferred commit — a
    * transaction resolves once its writes are in the open SQLite transaction, which is COMMITted
-   * this many ms after it began, at `flush()`/`persist()`/`checkpoint()`/`close()`. See deferCommit.
+   * this many ms after it began, at `persist()` or at `close()`. See begin().
    */
   commitDelayMs?: number;
   /**
@@ -227,7 +227,7 @@ export class SqliteEngine implements KvEngine {
   }
 
   /** COMMITs the open deferred transaction (with deferred commit; otherwise there is none). */
-  flush(): Promise<void> {
+  private flush(): Promise<void> {
     return this.mutex.run(async () => {
       if (this.deferred === null) return;
       clearTimeout(this.deferred);
@@ -315,12 +315,6 @@ export class SqliteEngine implements KvEngine {
 
   latestCommitVersion(): bigint {
     return (this.stmt.lastVersion.get() as bigint | undefined) ?? 0n;
-  }
-
-  /** Makes every committed transaction durable against power loss (checkpoints the WAL). */
-  async checkpoint(): Promise<void> {
-    await this.flush();
-    this.db.pragma('wal_checkpoint(PASSIVE)');
   }
 
   async close(): Promise<void> {
