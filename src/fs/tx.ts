@@ -360,7 +360,8 @@ export class FsTx extends FsView {
     if (isZero(content)) {
       this.batch.delete(blockKey(ino, index)); // a hole reads as zeros
     } else if (content.length <= INLINE_MAX) {
-      this.batch.set(blockKey(ino, index), Buffer.from(content));
+      // not copied: the store encodes it into a buffer of its own before anything keeps it
+      this.batch.set(blockKey(ino, index), content);
     } else {
       this.batch.set(blockKey(ino, index), await this.store.putBlob(Buffer.from(content)));
     }

@@ -222,7 +222,7 @@ function coalesce(ops: PendingOp[]): PendingOp[] {
   const out: PendingOp[] = [];
   let run: { offset: number; parts: Buffer[]; end: number; time: number } | null = null;
   const close = (): void => {
-    if (run) out.push({ kind: 'write', offset: run.offset, data: Buffer.concat(run.parts), time: run.time });
+    if (run) out.push({ kind: 'write', offset: run.offset, data: run.parts.length === 1 ? run.parts[0]! : Buffer.concat(run.parts), time: run.time });
     run = null;
   };
   for (const op of ops) {

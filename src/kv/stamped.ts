@@ -29,8 +29,9 @@ export function resolveStamped(pending: PendingStamped[], commitVersion: bigint)
 /** Shared bookkeeping for engines that collect versionstamped writes until commit. */
 export abstract class StampCollector implements Pick<KvTransaction, 'setVersionstampedKey' | 'setVersionstampedValue'> {
   readonly pending: PendingStamped[] = [];
+  /** `value` is kept, not copied, until the commit: the caller must not change it (file data is big). */
   setVersionstampedKey(prefix: Buffer, suffix: Buffer, value: Buffer): void {
-    this.pending.push({ kind: 'key', prefix: Buffer.from(prefix), suffix: Buffer.from(suffix), value: Buffer.from(value) });
+    this.pending.push({ kind: 'key', prefix: Buffer.from(prefix), suffix: Buffer.from(suffix), value });
   }
   setVersionstampedValue(key: Buffer, prefix: Buffer, suffix: Buffer): void {
     this.pending.push({ kind: 'value', key: Buffer.from(key), prefix: Buffer.from(prefix), suffix: Buffer.from(suffix) });

@@ -34,7 +34,10 @@ export interface KvTransaction extends KvReader {
   clear(key: Buffer): void;
   /** Clears begin <= key < end. */
   clearRange(begin: Buffer, end: Buffer): void;
-  /** At commit, sets the key `prefix ‖ stamp ‖ suffix` to value. Not readable inside this transaction. */
+  /**
+   * At commit, sets the key `prefix ‖ stamp ‖ suffix` to value. Not readable inside this transaction.
+   * The engine may keep `value` itself until then: the caller must not change it.
+   */
   setVersionstampedKey(prefix: Buffer, suffix: Buffer, value: Buffer): void;
   /** At commit, sets key to `prefix ‖ stamp ‖ suffix`. Not readable inside this transaction. */
   setVersionstampedValue(key: Buffer, prefix: Buffer, suffix: Buffer): void;
@@ -107,6 +110,11 @@ export interface KvEngine {
    * resolves (FoundationDB) or nothing is (memory).
    */
   persist?(): Promise<void>;
+  /**
+   * True when transactions resolve before their COMMIT (the embedded engine's deferred commit):
+   * commits already share one write of the disk, so a caller need not hold one back to group it.
+   */
+  readonly defersCommit?: boolean;
   /** A read of the latest committed state, outside any transaction. */
   get(key: Buffer): Promise<Buffer | undefined>;
   getRange(begin: Buffer, end: Buffer, options?: RangeOptions): Promise<KvPair[]>;

@@ -155,4 +155,18 @@ describe('read cache', () => {
     expect(reads.reads).toBe(6); // meta + value, each time
     await store.close();
   });
+
+  it('keeps what was committed when the caller reuses its buffer afterwards (the engine and the cache keep no view of it)', async () => {
+    const [a, b] = twoStores();
+    const ns = await a.createNamespace('n');
+    const data = Buffer.alloc(8000, 'a'); // file-block sized: the store takes it without a copy of its own
+    await ns.commit({ actor: 't', summary: 'w' }, async (w) => w.set(['k'], data));
+    data.fill('z');
+    const cached = await (await ns.snapshot()).get(['k']);
+    expect(Buffer.isBuffer(cached) && cached.every((c) => c === 0x61)).toBe(true);
+    const stored = await (await (await b.namespace('n')).snapshot()).get(['k']);
+    expect(Buffer.isBuffer(stored) && stored.length === 8000 && stored.every((c) => c === 0x61)).toBe(true);
+    await a.close();
+    await b.close();
+  });
 });
