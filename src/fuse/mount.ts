@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { AgentFs } from '../fs/agentfs.js';
 import { UserError } from '../util/errors.js';
 import { HandleTable } from './handles.js';
-import { FuseChannel, mountKernel } from './kernel/index.js';
+import { FuseChannel, mountKernel, type RequestStats } from './kernel/index.js';
 import { fuseOps } from './ops.js';
 
 interface FuseInstance {
@@ -87,7 +87,8 @@ export interface Mounted {
 export type FuseDriver = 'kernel' | 'libfuse';
 
 /** Mounts an agent's filesystem at dir. */
-export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: FuseDriver } = {}): Promise<Mounted> {
+/** `stats`: count the kernel's requests and time their answers (kernel driver only). */
+export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: FuseDriver; stats?: RequestStats } = {}): Promise<Mounted> {
   checkFuse();
   const abs = path.resolve(dir);
   cleanStale(abs);
@@ -96,13 +97,14 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   const kernelOk = FuseChannel.available();
   const driver = options.driver ?? (kernelOk ? 'kernel' : 'libfuse');
   if (driver === 'kernel' && !kernelOk) throw new UserError('the kernel FUSE driver mounts with mount(2) and needs root: run as root, or use --driver libfuse');
+  if (options.stats && driver !== 'kernel') throw new UserError('request statistics come from the kernel driver: mount as root without --driver libfuse');
   const fuseFs = fs.withOptions({ actor: 'fuse', staleHeadMs: HEAD_STALE_MS });
   let unmount: () => Promise<void>;
   let handles: HandleTable;
   if (driver === 'kernel') {
     handles = new HandleTable(fuseFs);
     try {
-      ({ unmount } = mountKernel(fuseFs, abs, handles, CACHE_TIMEOUT_S));
+      ({ unmount } = mountKernel(fuseFs, abs, handles, CACHE_TIMEOUT_S, options.stats));
     } catch (err) {
       throw new UserError(`mount failed at ${abs}: ${(err as Error).message}`);
     }

@@ -214,6 +214,32 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     await m.stop();
     expect(timefs(m.data, ['cat', '/d/kept.txt']).stdout).toBe('written before the crash');
   });
+
+  it.runIf(root.run)('--stats logs the requests per type with the time their answers took, on SIGUSR2 and at unmount', async () => {
+    const m = await startMount('fuse-stats', ['--stats']);
+    const reports = async (n: number): Promise<Array<Record<string, { count: number; ms: number; meanUs: number }>>> => {
+      const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
+      for (let i = 0; i < 100 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: Array<{ op: string; count: number; ms: number; meanUs: number }> }).requests.map((r) => [r.op, r])));
+    };
+    try {
+      fs.mkdirSync(path.join(m.dir, 'd'));
+      for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(m.dir, 'd', `f${i}`), 'x');
+      m.proc.kill('SIGUSR2');
+      const [first] = await reports(1);
+      expect(first?.MKDIR?.count).toBe(1);
+      expect(first?.CREATE?.count).toBe(3);
+      expect(first?.CREATE?.meanUs).toBeGreaterThan(0);
+      // counted afresh after each report; the unmount reports what is left
+      fs.mkdirSync(path.join(m.dir, 'e'));
+      await m.stop();
+      const [, last] = await reports(2);
+      expect(last?.MKDIR?.count).toBe(1);
+      expect(last?.CREATE).toBeUndefined();
+    } finally {
+      await m.stop();
+    }
+  });
 });
 
 if (!fuse.run) describe('FUSE mount', () => it.skip(fuse.reason, () => {}));

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
+import { RequestStats } from '../../fuse/kernel/index.js';
 import { isMounted, mountAgent, mountCommitDelayMs, unmountDir, type FuseDriver } from '../../fuse/mount.js';
 import { createLogger } from '../../util/logger.js';
 import { CliContext } from '../context.js';
@@ -11,7 +12,8 @@ export function registerMountCommands(program: Command): void {
     .argument('<dir>')
     .option('--daemon', 'run in the background; returns once mounted')
     .addOption(new Option('--driver <driver>', 'kernel: timefs speaks FUSE on /dev/fuse itself (needs root; the default as root); libfuse: fuse-native through fusermount (works without root, slower)').choices(['kernel', 'libfuse']))
-    .action(async (dir: string, opts: { daemon?: boolean; driver?: FuseDriver }, cmd: Command) => {
+    .option('--stats', 'log what the kernel asks for, per request type: count and time to answer (on SIGUSR2, and at unmount; kernel driver)')
+    .action(async (dir: string, opts: { daemon?: boolean; driver?: FuseDriver; stats?: boolean }, cmd: Command) => {
       const ctx = CliContext.of(cmd);
       const logger = createLogger('timefs', 'info');
       if (opts.daemon) {
@@ -26,8 +28,13 @@ export function registerMountCommands(program: Command): void {
       ctx.commitDelayMs = mountCommitDelayMs();
       const fs = await ctx.fs();
       await fs.sync(); // the agent and its root directory are written before anything waits on them
-      const m = await mountAgent(fs, dir, opts.driver ? { driver: opts.driver } : {});
+      const stats = opts.stats ? new RequestStats() : undefined;
+      const m = await mountAgent(fs, dir, { ...(opts.driver ? { driver: opts.driver } : {}), ...(stats ? { stats } : {}) });
       logger.info({ dir: m.dir, agent: fs.agent, driver: m.driver }, `mounted agent ${fs.agent} at ${m.dir} (${m.driver} driver)`);
+      const report = (): void => {
+        if (stats) logger.info({ requests: stats.take() }, 'FUSE requests since the last report');
+      };
+      if (stats) process.on('SIGUSR2', report);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
@@ -35,6 +42,7 @@ export function registerMountCommands(program: Command): void {
         logger.info({ signal }, 'unmounting');
         m.unmount()
           .then(() => {
+            report();
             logger.info({ dir: m.dir }, 'unmounted; closing the store');
             return ctx.close();
           })

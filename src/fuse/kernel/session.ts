@@ -31,6 +31,7 @@ import {
 } from './abi.js';
 import { MAX_WRITE, type FuseChannel } from './channel.js';
 import { NodeTable, type Node } from './nodes.js';
+import type { RequestStats } from './stats.js';
 
 /** Past versions never change: the kernel may cache what it learns about them this long (s). */
 const PAST_CACHE_S = 3600;
@@ -77,6 +78,7 @@ export class FuseSession {
     private readonly handles: HandleTable,
     private readonly channel: FuseChannel,
     private readonly cacheSeconds: number,
+    private readonly stats?: RequestStats,
   ) {}
 
   /**
@@ -87,6 +89,7 @@ export class FuseSession {
    */
   handle(req: Buffer): void {
     const opcode = req.readUInt32LE(4);
+    this.stats?.count(opcode);
     const barrier = SEES_LOOSE.has(opcode) ? null : this.handles.looseBarrier();
     if (!barrier) return this.dispatch(req);
     const copy = Buffer.from(req.subarray(0, req.readUInt32LE(0)));
@@ -294,9 +297,15 @@ export class FuseSession {
 
   /** Runs an operation and replies with its payload, or with its error as a negative errno. */
   private run(h: InHeader, op: () => Promise<Payload>): void {
+    const stats = this.stats;
+    const start = stats ? performance.now() : 0;
     op().then(
-      (payload) => this.channel.reply(h.unique, 0, payload),
+      (payload) => {
+        stats?.took(h.opcode, performance.now() - start);
+        this.channel.reply(h.unique, 0, payload);
+      },
       (err: unknown) => {
+        stats?.took(h.opcode, performance.now() - start);
         const e = fromStoreError(err);
         if (!(e instanceof FsError)) console.error(`timefs fuse: opcode ${h.opcode} failed unexpectedly`, e);
         this.channel.reply(h.unique, toErrno(e));
