@@ -26,6 +26,11 @@ export interface AgentFsOptions {
    * commits are always seen. For surfaces that show older state anyway (FUSE's kernel caches).
    */
   staleHeadMs?: number;
+  /**
+   * Called with the version of each file-tree commit made through this AgentFs (and the AgentFs
+   * values derived from it), as it resolves: how a surface tells its own commits from others'.
+   */
+  onCommit?: (version: Version) => void;
 }
 
 interface Shared {
@@ -298,6 +303,7 @@ export class AgentFs implements TxHost {
         tx.flush();
         return value;
       });
+      if (res.version) this.options.onCommit?.(res.version);
       return { value: res.value, version: res.version ? readVersionOf(res.version) : null };
     });
   }

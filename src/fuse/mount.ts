@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AgentFs } from '../fs/agentfs.js';
 import { UserError } from '../util/errors.js';
-import { HandleTable } from './handles.js';
+import type { HandleTable } from './handles.js';
 import { FuseChannel, mountKernel, type RequestStats } from './kernel/index.js';
 import { fuseOps } from './ops.js';
 
@@ -17,10 +17,18 @@ interface FuseInstance {
 type FuseCtor = new (mnt: string, ops: Record<string, unknown>, opts: Record<string, unknown>) => FuseInstance;
 
 /**
- * Attribute/entry cache timeouts (seconds): changes made through other surfaces (CLI, WebDAV,
- * tools) show up in the mount after at most this long (plus HEAD_STALE_MS for other processes).
+ * Entry cache timeout of the libfuse driver (seconds; it does not cache attributes): changes made
+ * through other surfaces (CLI, WebDAV, tools) show up in its mount after at most this long (plus
+ * HEAD_STALE_MS for other processes).
  */
 export const CACHE_TIMEOUT_S = 1;
+/**
+ * Entry and attribute cache timeout of the kernel driver (seconds). Commits made elsewhere drop
+ * what they change from the kernel's caches within ~100 ms (kernel/invalidate.ts), so this is
+ * only the safety net: how long a cached "no such name" can outlive a change whose log record
+ * lists too many paths to name it.
+ */
+export const KERNEL_CACHE_TIMEOUT_S = 10;
 /**
  * How old the head a mount reads at may be when another process committed (ms): the mount checks
  * for other processes' commits at most this often, not on every request (that check was ~10–20%
@@ -102,9 +110,8 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   let unmount: () => Promise<void>;
   let handles: HandleTable;
   if (driver === 'kernel') {
-    handles = new HandleTable(fuseFs);
     try {
-      ({ unmount } = mountKernel(fuseFs, abs, handles, CACHE_TIMEOUT_S, options.stats));
+      ({ unmount, handles } = await mountKernel(fuseFs, abs, { cacheSeconds: KERNEL_CACHE_TIMEOUT_S, ...(options.stats ? { stats: options.stats } : {}) }));
     } catch (err) {
       throw new UserError(`mount failed at ${abs}: ${(err as Error).message}`);
     }

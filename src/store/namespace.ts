@@ -431,17 +431,19 @@ export class Namespace {
     state.checkedAt = performance.now();
   }
 
-  /** Commit log, newest first. `before` pages backwards (exclusive). */
-  async log(options: { limit?: number; before?: Version; since?: Date } = {}): Promise<LogRecord[]> {
-    const begin = logPrefix(this.id);
-    const end = options.before ? Buffer.concat([begin, versionToBytes(options.before)]) : prefixEnd(begin);
+  /** Commit log, newest first. `before` pages backwards (exclusive); `after`: only newer commits (exclusive). */
+  async log(options: { limit?: number; before?: Version; after?: Version; since?: Date } = {}): Promise<LogRecord[]> {
+    const prefix = logPrefix(this.id);
+    // a log key is the prefix and a 10-byte stamp: the first key past `after` is after ‖ 0x00
+    const begin = options.after ? Buffer.concat([prefix, versionToBytes(options.after), Buffer.of(0)]) : prefix;
+    const end = options.before ? Buffer.concat([prefix, versionToBytes(options.before)]) : prefixEnd(prefix);
     const rows = await this.kv.getRange(begin, end, { reverse: true, ...(options.limit ? { limit: options.limit } : {}) });
     const since = options.since?.getTime() ?? -Infinity;
     const out: LogRecord[] = [];
     for (const row of rows) {
       const rec = JSON.parse(row.value.toString('utf8')) as { t: number; a: string; s: string; p: string[] };
       if (rec.t < since) break;
-      out.push({ version: versionFromBytes(row.key.subarray(begin.length)), time: rec.t, actor: rec.a, summary: rec.s, paths: rec.p });
+      out.push({ version: versionFromBytes(row.key.subarray(prefix.length)), time: rec.t, actor: rec.a, summary: rec.s, paths: rec.p });
     }
     return out;
   }

@@ -142,6 +142,10 @@ describe('commit log and time index', () => {
     expect(log[0]!.time).toBe(clock.now);
     expect(await ns.log({ limit: 1, before: v2 })).toHaveLength(1);
     expect((await ns.log({ before: v2 }))[0]!.version).toBe(v1);
+    // `after` (exclusive): what a watcher has not seen yet
+    expect((await ns.log({ after: v1 })).map((l) => l.version)).toEqual([v2]);
+    expect(await ns.log({ after: v2 })).toEqual([]);
+    expect((await ns.log({ after: log[2]!.version })).map((l) => l.version)).toEqual([v2, v1]);
     // the time index: exactly at, between, after
     expect(await ns.versionAt(new Date(t0 + 1000))).toBe(readVersionOf(v1));
     expect(await ns.versionAt(new Date(clock.now - 1))).toBe(readVersionOf(v1));

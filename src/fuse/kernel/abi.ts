@@ -246,3 +246,32 @@ export function cstring(b: Buffer, off: number): [string, number] {
   const stop = end < 0 ? b.length : end;
   return [b.toString('utf8', off, stop), stop + 1];
 }
+
+/** Notifications we send the kernel unasked (fuse_notify_code): they go out with unique 0. */
+export const Notify = {
+  INVAL_INODE: 2,
+  INVAL_ENTRY: 3,
+} as const;
+
+/**
+ * fuse_notify_inval_inode_out: drop an inode's cached attributes and, with `offset` >= 0, its
+ * cached pages from there on (`length` 0: to the end); a negative offset keeps the pages.
+ */
+export function invalInodeOut(nodeid: number, offset: number, length: number): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeBigUInt64LE(BigInt(nodeid), 0);
+  b.writeBigInt64LE(BigInt(offset), 8);
+  b.writeBigInt64LE(BigInt(length), 16);
+  return b;
+}
+
+/** fuse_notify_inval_entry_out + name: drop the cached entry `name` of directory `parent` (also a cached "no such name"). */
+export function invalEntryOut(parent: number, name: string): Buffer {
+  const n = Buffer.from(name);
+  const b = Buffer.alloc(16 + n.length + 1);
+  b.writeBigUInt64LE(BigInt(parent), 0);
+  b.writeUInt32LE(n.length, 8);
+  b.writeUInt32LE(0, 12); // flags
+  n.copy(b, 16);
+  return b;
+}

@@ -213,6 +213,27 @@ export class FuseChannel {
     }
   }
 
+  /**
+   * Sends a notification (`code`: Notify) the kernel did not ask for. Written from the thread pool,
+   * never from this thread: the kernel may have to wait for a directory lock held by a process whose
+   * request is waiting for us (libfuse's docs warn of that deadlock), so this thread must go on
+   * serving meanwhile. Resolves once written; "not cached" answers (ENOENT) are not errors.
+   */
+  notify(code: number, payload: Buffer): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const header = Buffer.allocUnsafe(OUT_HEADER);
+    header.writeUInt32LE(OUT_HEADER + payload.length, 0);
+    header.writeInt32LE(code, 4);
+    header.writeBigUInt64LE(0n, 8);
+    return new Promise((resolve) => {
+      fsSync.writev(this.fd, [header, payload], (err) => {
+        // ENOENT: the kernel has nothing cached by that id or name; ENOTDIR/EBUSY: not ours to drop
+        if (err && !this.stopped && !['ENOENT', 'ENOTDIR', 'EBUSY', 'EBADF'].includes(err.code ?? '')) console.error('timefs fuse: notifying the kernel failed', err);
+        resolve();
+      });
+    });
+  }
+
   /** Unmounts (the read loops then end with ENODEV). */
   unmount(): Promise<void> {
     return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 import type { AgentFs } from '../../fs/agentfs.js';
-import type { HandleTable } from '../handles.js';
+import { HandleTable } from '../handles.js';
 import { FuseChannel } from './channel.js';
+import { CacheInvalidator } from './invalidate.js';
 import { FuseSession } from './session.js';
 import type { RequestStats } from './stats.js';
 
@@ -10,15 +11,27 @@ export { RequestStats, type OpReport } from './stats.js';
 /**
  * Mounts with timefs's own FUSE driver: the kernel protocol spoken directly on /dev/fuse (see
  * channel.ts and session.ts). Resolves once mounted; `closed` resolves when the kernel ends the
- * connection (unmounted from anywhere).
+ * connection (unmounted from anywhere). Head entries and attributes are cached by the kernel for
+ * `cacheSeconds`; commits made elsewhere drop what they change from its caches (invalidate.ts).
  */
-export function mountKernel(fs: AgentFs, dir: string, handles: HandleTable, cacheSeconds: number, stats?: RequestStats): { unmount(): Promise<void>; closed: Promise<void> } {
+export async function mountKernel(
+  fs: AgentFs,
+  dir: string,
+  options: { cacheSeconds: number; stats?: RequestStats },
+): Promise<{ handles: HandleTable; unmount(): Promise<void>; closed: Promise<void> }> {
   const channel = FuseChannel.mount(dir, { fsname: `timefs:${fs.agent}` });
-  const session = new FuseSession(fs, handles, channel, cacheSeconds, stats);
+  const invalidator = new CacheInvalidator(channel);
+  const own = fs.withOptions({ onCommit: invalidator.own });
+  const handles = new HandleTable(own);
+  const session = new FuseSession(own, handles, channel, options.cacheSeconds, options.stats);
+  await invalidator.start(own, session.nodes);
   channel.start((req) => session.handle(req));
+  void channel.closed.then(() => invalidator.stop());
   return {
+    handles,
     closed: channel.closed,
     unmount: async () => {
+      invalidator.stop();
       await channel.unmount();
       await channel.closed;
     },

@@ -95,6 +95,11 @@ export class NodeTable {
     return `/${names.reverse().join('/')}`;
   }
 
+  /** The head nodes the kernel holds (what it may have cached about the present). */
+  *heads(): IterableIterator<Node> {
+    for (const node of this.nodes.values()) if (!node.version) yield node;
+  }
+
   get size(): number {
     return this.nodes.size;
   }

@@ -63,7 +63,8 @@ interface DirHandle {
  * The FUSE low-level protocol served on AgentFs: the kernel names inodes (node ids) and we answer
  * by inode number, so there is no path walking, and the kernel may cache attributes and entries
  * (one kernel inode per timefs inode). Head nodes are cached for `cacheSeconds` (changes from
- * other surfaces show after at most that long); past nodes for an hour, they never change.
+ * other surfaces are dropped from the caches as they happen: invalidate.ts); past nodes for an
+ * hour, they never change.
  *
  * Invariant: every request gets exactly one reply, except FORGET, BATCH_FORGET and INTERRUPT,
  * which get none (the protocol says so).
