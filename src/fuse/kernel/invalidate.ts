@@ -40,6 +40,7 @@ export class CacheInvalidator {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private again: Notification[] = [];
+  private failing = false;
 
   constructor(private readonly channel: FuseChannel) {}
 
@@ -71,8 +72,11 @@ export class CacheInvalidator {
       const fresh = head !== this.seen ? await this.foreignChanges(fs, nodes) : [];
       for (const [code, payload] of [...repeat, ...fresh]) await this.channel.notify(code, payload);
       this.again = fresh;
+      this.failing = false;
     } catch (err) {
-      console.error('timefs fuse: checking for changes made elsewhere failed (the kernel caches may show them late)', err);
+      // once per outage, not every WATCH_MS
+      if (!this.failing) console.error('timefs fuse: checking for changes made elsewhere failed: until it works again, the mount shows them only as its kernel caches expire', err);
+      this.failing = true;
     } finally {
       this.running = false;
     }
