@@ -56,5 +56,6 @@ export function printTable(title: string, rows: Row[]): void {
   console.log(`\n## ${title}\n`);
   console.log('| benchmark | result | target |');
   console.log('|---|---|---|');
-  for (const r of rows) console.log(`| ${r.bench} | ${r.result} | ${r.target ?? ''}${r.ok === undefined ? '' : r.ok ? ' ✅' : ' ❌'} |`);
+  const cell = (text: string): string => text.replaceAll('|', '\\|'); // a pipe in a cell would split it
+  for (const r of rows) console.log(`| ${cell(r.bench)} | ${cell(r.result)} | ${r.target ?? ''}${r.ok === undefined ? '' : r.ok ? ' ✅' : ' ❌'} |`);
 }
