@@ -94,8 +94,7 @@ export interface Mounted {
  */
 export type FuseDriver = 'kernel' | 'libfuse';
 
-/** Mounts an agent's filesystem at dir. */
-/** `stats`: count the kernel's requests and time their answers (kernel driver only). */
+/** Mounts an agent's filesystem at dir; `stats` counts the kernel's requests and times their answers (kernel driver). */
 export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: FuseDriver; stats?: RequestStats } = {}): Promise<Mounted> {
   checkFuse();
   const abs = path.resolve(dir);

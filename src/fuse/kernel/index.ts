@@ -19,12 +19,13 @@ export async function mountKernel(
   dir: string,
   options: { cacheSeconds: number; stats?: RequestStats },
 ): Promise<{ handles: HandleTable; unmount(): Promise<void>; closed: Promise<void> }> {
+  const from = await fs.ns.head(); // before mounting: nothing may fail between mount and start
   const channel = FuseChannel.mount(dir, { fsname: `timefs:${fs.agent}` });
   const invalidator = new CacheInvalidator(channel);
   const own = fs.withOptions({ onCommit: invalidator.own });
   const handles = new HandleTable(own);
   const session = new FuseSession(own, handles, channel, options.cacheSeconds, options.stats);
-  await invalidator.start(own, session.nodes);
+  invalidator.start(own, session.nodes, from);
   channel.start((req) => session.handle(req));
   void channel.closed.then(() => invalidator.stop());
   return {

@@ -49,9 +49,9 @@ export class CacheInvalidator {
     this.mine.add(commitVersionOf(version));
   };
 
-  /** Starts watching `fs`'s commit log from its head now; `nodes` says what the kernel holds. */
-  async start(fs: AgentFs, nodes: NodeTable): Promise<void> {
-    this.seen = await fs.ns.head();
+  /** Starts watching `fs`'s commit log past version `from`; `nodes` says what the kernel holds. */
+  start(fs: AgentFs, nodes: NodeTable, from: Version): void {
+    this.seen = from;
     this.timer = setInterval(() => void this.check(fs, nodes), WATCH_MS);
     this.timer.unref();
   }
@@ -69,7 +69,7 @@ export class CacheInvalidator {
       this.again = [];
       // head(): asks the engine, so the mount's own reads (which may be 100 ms stale) see it too
       const head = await fs.ns.head();
-      const fresh = head !== this.seen ? await this.foreignChanges(fs, nodes) : [];
+      const fresh = head !== this.seen ? await this.foreignChanges(fs, nodes, head) : [];
       for (const [code, payload] of [...repeat, ...fresh]) await this.channel.notify(code, payload);
       this.again = fresh;
       this.failing = false;
@@ -82,10 +82,13 @@ export class CacheInvalidator {
     }
   }
 
-  /** The notifications for the commits past `seen` that were not made through the mount. */
-  private async foreignChanges(fs: AgentFs, nodes: NodeTable): Promise<Notification[]> {
+  /** The notifications for the commits past `seen` up to `head` (or later) not made through the mount. */
+  private async foreignChanges(fs: AgentFs, nodes: NodeTable, head: Version): Promise<Notification[]> {
     const records = await fs.ns.log({ after: this.seen!, limit: MAX_RECORDS + 1 });
-    if (records.length === 0) return [];
+    if (records.length === 0) {
+      this.seen = head;
+      return [];
+    }
     const newest = commitVersionOf(records[0]!.version);
     this.seen = records[0]!.version;
     let everything = records.length > MAX_RECORDS;
