@@ -103,6 +103,7 @@ export class SqliteEngine implements KvEngine {
   private readonly file: string;
   private readonly commitDelayMs: number;
   private readonly onDeferredCommitError: (err: Error) => void;
+  /** KvEngine.defersCommit: transactions resolve before their COMMIT (commitDelayMs > 0). */
   get defersCommit(): boolean {
     return this.commitDelayMs > 0;
   }
@@ -162,7 +163,10 @@ export class SqliteEngine implements KvEngine {
     };
   }
 
-  /** What transactions read and write through (made once: a class per transaction cost ~10 µs). */
+  /**
+   * What transactions read and write through, made once. A class declared per transaction (as
+   * before) gave V8 a new class and object shape for every commit: ~50 µs of a create commit.
+   */
   private readonly access: SqliteAccess = {
     get: (key) => this.rawGet(key),
     range: (begin, end, options) => this.rawRange(begin, end, options),
