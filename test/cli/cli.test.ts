@@ -34,9 +34,10 @@ describe.runIf(built.run)('timefs CLI', () => {
     const history = ok(['history', '/artifacts/doc.md']).trim().split('\n');
     expect(history[0]).toMatch(/cli +copy \/artifacts\/doc\.md@[0-9a-f]{20} -> \/artifacts\/doc\.md$/);
     expect(history[1]).toMatch(/cli +rm \/artifacts\/doc\.md$/);
-    const log = JSON.parse(ok(['--json', 'log', '-n', '3'])) as Array<{ version: string; actor: string }>;
+    const log = JSON.parse(ok(['--json', 'log', '-n', '3'])) as Array<{ version: string; actor: string; paths: string[] }>;
     expect(log).toHaveLength(3);
     expect(log.every((l) => l.actor === 'cli' && HEX_READ.test(l.version))).toBe(true);
+    expect(log[1]!.paths).toEqual(['/artifacts/doc.md']); // the rm: what each commit touched
     expect(ok(['diff', '/artifacts/doc.md', v1])).toBe('no changes in /artifacts/doc.md\n');
     const va = ok(['version-at', 'now']).trim();
     expect(va).toMatch(/^[0-9a-f]{16}ffff$/);

@@ -18,10 +18,11 @@ export function registerTimeCommands(program: Command): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new Error(`--limit must be a positive integer, got '${opts.limit}'`);
         const since = opts.since ? await parseTimeSpec(opts.since, new Date()) : undefined;
-        type Row = { version: string; time: number; actor: string; summary: string; db?: string };
+        // paths: what the commit touched, as its log record keeps them (the first 256)
+        type Row = { version: string; time: number; actor: string; summary: string; paths?: string[]; db?: string };
         let rows: Row[] = path
           ? (await fs.history(path, { limit })).entries.map((e) => ({ version: e.version, time: e.time.getTime(), actor: e.actor, summary: e.summary }))
-          : (await fs.log({ limit, ...(since ? { since } : {}) })).map((r) => ({ version: readVersionOf(r.version), time: r.time, actor: r.actor, summary: r.summary }));
+          : (await fs.log({ limit, ...(since ? { since } : {}) })).map((r) => ({ version: readVersionOf(r.version), time: r.time, actor: r.actor, summary: r.summary, paths: r.paths }));
         if (!path) {
           // app databases are namespaces of their own; versions are store-wide, so one log interleaves them
           const store = await ctx.openStore();
