@@ -7,6 +7,7 @@ import { benchAgents } from './agents.js';
 import { benchFs } from './fs.js';
 import { benchFuse } from './fuse.js';
 import { benchKvLayout } from './kv-layout.js';
+import { benchMountCommits } from './mount-commits.js';
 import { benchSql } from './sql.js';
 import { benchStore } from './store.js';
 import { benchWebdav } from './webdav.js';
@@ -16,6 +17,7 @@ const suites: Record<string, () => Promise<Row[]>> = {
   store: benchStore,
   fs: benchFs,
   webdav: benchWebdav,
+  'mount-commits': benchMountCommits,
   fuse: benchFuse,
   agents: benchAgents,
   sql: benchSql,
