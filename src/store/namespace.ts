@@ -1,6 +1,6 @@
 import { Mutex } from '../kv/mutex.js';
 import type { KvEngine, KvReader, KvTransaction } from '../kv/types.js';
-import { WriteBatch, type BatchBase, type CommitMeta } from './batch.js';
+import { WriteBatch, type BatchBase, type CommitMeta, type PendingWrite } from './batch.js';
 import type { ReadCache } from './readcache.js';
 import { StoreError } from './errors.js';
 import { encodeValue } from './values.js';
@@ -73,6 +73,8 @@ const MAX_CONFLICT_RETRIES = 50;
 const GROUP_MAX = 64;
 /** A namespace that committed within this many ms is busy: its next commit waits to be grouped. */
 const GROUP_WINDOW_MS = 2;
+/** A commit's log record names at most this many of its paths (LogRecord.paths). */
+export const MAX_LOGGED_PATHS = 256;
 
 interface QueuedCommit {
   meta: CommitMeta;
@@ -371,7 +373,7 @@ export class Namespace {
     let watermark: Version | null = null;
     // encoded once (a transaction may be retried): fresh buffers that the engine keeps until its
     // commit and the read cache after it, so neither copies the caller's data again
-    const encoded = batches.map((batch) => Array.from(batch.writes.values(), (w) => encodeValue(w.value)));
+    const encoded = batches.map((batch) => Array.from(batch.writes.values(), (w) => ({ w, bytes: encodeValue(w.value) })));
     const writeOne = (batch: WriteBatch, i: number) => async (tx: KvTransaction): Promise<void> => {
       if (i === 0) {
         // later batches of the group follow this one inside the same transaction
@@ -383,9 +385,8 @@ export class Namespace {
         watermark = wm ? versionFromBytes(wm) : null;
       }
       const time = times[i]!;
-      writeCommitRecords(tx, this.id, time, { t: Number(time / 1000n), a: batch.meta.actor, s: batch.meta.summary, p: batch.meta.paths.slice(0, 256) });
-      let j = 0;
-      for (const w of batch.writes.values()) tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, encoded[i]![j++]!);
+      writeCommitRecords(tx, this.id, time, { t: Number(time / 1000n), a: batch.meta.actor, s: batch.meta.summary, p: batch.meta.paths.slice(0, MAX_LOGGED_PATHS) });
+      for (const { w, bytes } of encoded[i]!) tx.setVersionstampedKey(dataKeyBase(this.id, w.packed), EMPTY, bytes);
     };
     this.committing = true;
     try {
@@ -394,7 +395,7 @@ export class Namespace {
       const versions = results.map((r) => versionFromBytes(r.stamp!));
       let previous = base.head!;
       batches.forEach((batch, i) => {
-        this.advanceHead(previous, batch, encoded[i]!, versions[i]!, times[i]!, watermark);
+        this.advanceHead(previous, encoded[i]!, versions[i]!, times[i]!, watermark);
         previous = versions[i]!;
       });
       return versions;
@@ -411,17 +412,15 @@ export class Namespace {
    * writes (the head check in writeGroup() proved nobody committed in between), so the cached head moves
    * to the new version with those keys replaced — the next path lookup needs no kv read.
    */
-  private advanceHead(previous: Version, batch: WriteBatch, encoded: Buffer[], version: Version, timeMicros: bigint, watermark: Version | null): void {
+  private advanceHead(previous: Version, writes: ReadonlyArray<{ w: PendingWrite; bytes: Buffer }>, version: Version, timeMicros: bigint, watermark: Version | null): void {
     const state = this.headState;
     if (!state || state.version !== readVersionOf(previous)) {
       this.headState = null;
       return;
     }
-    let j = 0;
-    for (const w of batch.writes.values()) {
+    for (const { w, bytes } of writes) {
       // bytes: a view of our encoded copy, not the caller's buffer (which it may reuse)
-      const value = Buffer.isBuffer(w.value) ? encoded[j]!.subarray(1) : w.value;
-      j++;
+      const value = Buffer.isBuffer(w.value) ? bytes.subarray(1) : w.value;
       this.host.readCache.set(this.id, state.tag, w.packed, value);
     }
     state.version = readVersionOf(version);
