@@ -508,7 +508,7 @@ export class AgentFs implements TxHost {
   }
 
   /** The commit log (files and everything else), newest first. */
-  async log(options: { limit?: number; before?: Version; since?: Date } = {}): Promise<LogRecord[]> {
+  async log(options: { limit?: number; before?: Version; after?: Version; since?: Date } = {}): Promise<LogRecord[]> {
     return guard(() => this.ns.log(options));
   }
 }

@@ -10,4 +10,5 @@ export type { DiffResult, FileSide } from './diff.js';
 export * from './types.js';
 export { parseVersion, type RecordKey } from './records.js';
 export { isVersionString } from '../store/version.js';
+export { MAX_LOGGED_PATHS } from '../store/index.js';
 export type { Version } from '../store/index.js';

@@ -1,5 +1,5 @@
 export { Store, DEFAULT_RETENTION_MS, type StoreOptions, type NamespaceInfo } from './store.js';
-export { Namespace, type LogRecord, type CommitResult } from './namespace.js';
+export { Namespace, MAX_LOGGED_PATHS, type LogRecord, type CommitResult } from './namespace.js';
 export { WriteBatch, type CommitMeta } from './batch.js';
 export { Snapshot, type KeyReader, type Entry } from './snapshot.js';
 export { StoreError, isStoreError, type StoreErrorCode } from './errors.js';

@@ -19,7 +19,7 @@ export async function mountKernel(
   dir: string,
   options: { cacheSeconds: number; stats?: RequestStats },
 ): Promise<{ handles: HandleTable; unmount(): Promise<void>; closed: Promise<void> }> {
-  const from = await fs.ns.head(); // before mounting: nothing may fail between mount and start
+  const from = await fs.head(); // before mounting: nothing may fail between mount and start
   const channel = FuseChannel.mount(dir, { fsname: `timefs:${fs.agent}` });
   const invalidator = new CacheInvalidator(channel);
   const own = fs.withOptions({ onCommit: invalidator.own });

@@ -1,4 +1,5 @@
 import type { AgentFs } from '../../fs/agentfs.js';
+import { MAX_LOGGED_PATHS } from '../../fs/index.js';
 import type { FsView } from '../../fs/view.js';
 import { commitVersionOf, type Version } from '../../store/version.js';
 import { Notify, ROOT_ID, invalEntryOut, invalInodeOut } from './abi.js';
@@ -12,8 +13,6 @@ export const WATCH_MS = 100;
  * WATCH_MS); past this many since the last check, everything is dropped.
  */
 const MAX_RECORDS = 10_000;
-/** A log record names at most this many paths (namespace.ts): a list this long may be cut short. */
-const MAX_LOGGED_PATHS = 256;
 
 type Notification = readonly [code: number, payload: Buffer];
 
@@ -68,8 +67,8 @@ export class CacheInvalidator {
       const repeat = this.again;
       this.again = [];
       // head(): asks the engine, so the mount's own reads (which may be 100 ms stale) see it too
-      const head = await fs.ns.head();
-      const fresh = head !== this.seen ? await this.foreignChanges(fs, nodes, head) : [];
+      const head = await fs.head();
+      const fresh = commitVersionOf(head) !== commitVersionOf(this.seen) ? await this.foreignChanges(fs, nodes, head) : [];
       for (const [code, payload] of [...repeat, ...fresh]) await this.channel.notify(code, payload);
       this.again = fresh;
       this.failing = false;
@@ -84,7 +83,7 @@ export class CacheInvalidator {
 
   /** The notifications for the commits past `seen` up to `head` (or later) not made through the mount. */
   private async foreignChanges(fs: AgentFs, nodes: NodeTable, head: Version): Promise<Notification[]> {
-    const records = await fs.ns.log({ after: this.seen!, limit: MAX_RECORDS + 1 });
+    const records = await fs.log({ after: this.seen!, limit: MAX_RECORDS + 1 });
     if (records.length === 0) {
       this.seen = head;
       return [];
@@ -95,7 +94,7 @@ export class CacheInvalidator {
     const paths = new Set<string>();
     for (const r of records) {
       if (this.mine.has(commitVersionOf(r.version))) continue;
-      if (r.paths.length >= MAX_LOGGED_PATHS) everything = true;
+      if (r.paths.length >= MAX_LOGGED_PATHS) everything = true; // the list may be cut short
       for (const p of r.paths) paths.add(p);
     }
     for (const v of this.mine) if (v <= newest) this.mine.delete(v);
