@@ -84,6 +84,18 @@ export const FOPEN_CACHE_DIR = 1 << 3;
 
 export const IN_HEADER = 40;
 export const OUT_HEADER = 16;
+
+/**
+ * fuse_out_header for a message of `payload` bytes after it: a reply (error 0 or a negative errno,
+ * `unique` of the request) or a notification (error = the notify code, unique 0).
+ */
+export function outHeader(payload: number, error: number, unique: bigint): Buffer {
+  const b = Buffer.allocUnsafe(OUT_HEADER);
+  b.writeUInt32LE(OUT_HEADER + payload, 0);
+  b.writeInt32LE(error, 4);
+  b.writeBigUInt64LE(unique, 8);
+  return b;
+}
 const ATTR_SIZE = 88;
 export const ENTRY_OUT = 40 + ATTR_SIZE;
 export const ATTR_OUT = 16 + ATTR_SIZE;

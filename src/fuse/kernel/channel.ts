@@ -1,7 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import fsSync from 'node:fs';
 import net from 'node:net';
-import { IN_HEADER, OUT_HEADER, Op } from './abi.js';
+import { IN_HEADER, Op, outHeader } from './abi.js';
 
 /**
  * Largest WRITE the kernel sends us. A read of /dev/fuse must have room for the largest request
@@ -199,12 +199,9 @@ export class FuseChannel {
     this.inFlight--;
     if (this.inFlight === 0) this.schedulePoll();
     if (this.stopped) return;
-    let len = OUT_HEADER;
+    let len = 0;
     for (const p of payload) len += p.length;
-    const header = Buffer.allocUnsafe(OUT_HEADER);
-    header.writeUInt32LE(len, 0);
-    header.writeInt32LE(error, 4);
-    header.writeBigUInt64LE(unique, 8);
+    const header = outHeader(len, error, unique);
     try {
       fsSync.writevSync(this.fd, [header, ...payload]);
     } catch (err) {
@@ -221,10 +218,7 @@ export class FuseChannel {
    */
   notify(code: number, payload: Buffer): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    const header = Buffer.allocUnsafe(OUT_HEADER);
-    header.writeUInt32LE(OUT_HEADER + payload.length, 0);
-    header.writeInt32LE(code, 4);
-    header.writeBigUInt64LE(0n, 8);
+    const header = outHeader(payload.length, code, 0n);
     return new Promise((resolve) => {
       fsSync.writev(this.fd, [header, payload], (err) => {
         // ENOENT: the kernel has nothing cached by that id or name; ENOTDIR/EBUSY: not ours to drop
