@@ -275,7 +275,7 @@ export class AgentFs implements TxHost {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
       const r = await view.resolve(parsed.names, true, path);
-      const v = await view.getxattr(r.ino, name);
+      const v = await view.getxattr(r.ino, name, r.inode);
       if (!v) throw fsError('ENODATA', `no xattr ${name} on ${parsed.path}`, path);
       return v;
     }, path);

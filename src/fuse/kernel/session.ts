@@ -254,7 +254,7 @@ export class FuseSession {
         const name = cstring(body, 8)[0];
         return this.run(h, async () => {
           const { node, view } = await this.nodeView(h.nodeid);
-          const value = await view.getxattr(node.ino, name);
+          const value = await view.getxattr(node.ino, name, await view.mustInode(node.ino));
           if (!value) throw fsError('ENODATA', `no xattr ${name}`);
           return sized(value, size);
         });
