@@ -172,20 +172,29 @@ export class FuseChannel {
     if (!onRequest || this.stopped || this.inFlight > 0) return;
     const buf = (this.pollBuffer ??= Buffer.allocUnsafe(READ_BUFFER));
     const deadline = performance.now() + POLL_US / 1000;
-    for (;;) {
-      let n: number;
-      try {
-        n = fsSync.readSync(this.fd, buf, 0, buf.length, null);
-      } catch (err) {
-        const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
-        // EAGAIN: nothing yet; ENOENT: that request was interrupted; anything else: libuv's reader reports it
-        if ((errno === EAGAIN || errno === ENOENT || errno === EINTR) && performance.now() < deadline) continue;
-        return;
+    let n = -1;
+    // Every empty read throws a new Error; without a stack trace (which V8 builds by translating
+    // optimized frames) a round of this loop takes ~5 µs instead of ~7, so a request is picked up
+    // sooner and the loop leaves less garbage. Restored before any handler runs.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      for (;;) {
+        try {
+          n = fsSync.readSync(this.fd, buf, 0, buf.length, null);
+          break;
+        } catch (err) {
+          const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
+          // EAGAIN: nothing yet; ENOENT: that request was interrupted; anything else: libuv's reader reports it
+          if ((errno === EAGAIN || errno === ENOENT || errno === EINTR) && performance.now() < deadline) continue;
+          return;
+        }
       }
-      if (n >= IN_HEADER) this.dispatch(onRequest, buf.subarray(0, n));
-      if (this.inFlight === 0) this.schedulePoll(); // a FORGET, or answered at once
-      return;
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
     }
+    if (n >= IN_HEADER) this.dispatch(onRequest, buf.subarray(0, n));
+    if (this.inFlight === 0) this.schedulePoll(); // a FORGET, or answered at once
   };
 
   private schedulePoll(): void {
