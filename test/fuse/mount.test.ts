@@ -288,6 +288,49 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       await m.stop();
     }
   });
+
+  it.runIf(root.run)('keeps pages and listings cached across opens, and drops them within moments when another surface changes them', async () => {
+    const m = await startMount('fuse-pages', ['--stats']);
+    const reports = async (n: number): Promise<Array<Record<string, { count: number }>>> => {
+      const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
+      for (let i = 0; i < 100 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
+      return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: Array<{ op: string; count: number }> }).requests.map((r) => [r.op, r])));
+    };
+    const dir = path.join(m.dir, 'pages');
+    const file = path.join(dir, 'same.txt');
+    try {
+      fs.mkdirSync(dir);
+      fs.writeFileSync(file, 'aaaa\n');
+      expect(fs.readFileSync(file, 'utf8')).toBe('aaaa\n');
+      expect(fs.readdirSync(dir)).toEqual(['same.txt']);
+      m.proc.kill('SIGUSR2');
+      await reports(1);
+      // read again, opened afresh: the kernel answers from its page and listing caches
+      for (let i = 0; i < 3; i++) {
+        expect(fs.readFileSync(file, 'utf8')).toBe('aaaa\n');
+        expect(fs.readdirSync(dir)).toEqual(['same.txt']);
+      }
+      m.proc.kill('SIGUSR2');
+      const [, again] = await reports(2);
+      expect(again?.OPEN?.count).toBe(3);
+      expect(again?.READ).toBeUndefined();
+      expect(again?.READDIR ?? again?.READDIRPLUS).toBeUndefined();
+      // the same size, through the CLI: only the invalidator can tell the kernel (its attributes
+      // are cached for 10 s); a reader holding the file open sees the new bytes within moments
+      const fd = fs.openSync(file, 'r');
+      try {
+        timefs(m.data, ['put', '-', '/pages/same.txt'], 'bbbb\n');
+        timefs(m.data, ['put', '-', '/pages/added.txt'], 'new\n');
+        const buf = Buffer.alloc(5);
+        const readAgain = async (): Promise<string> => `${buf.subarray(0, fs.readSync(fd, buf, 0, 5, 0)).toString()}${fs.readdirSync(dir).join(',')}`;
+        expect(await eventually(readAgain, 'bbbb\nadded.txt,same.txt')).toBe('bbbb\nadded.txt,same.txt');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } finally {
+      await m.stop();
+    }
+  });
 });
 
 if (!fuse.run) describe('FUSE mount', () => it.skip(fuse.reason, () => {}));

@@ -272,7 +272,8 @@ export class FuseSession {
           const { node } = await this.statNode(h.nodeid);
           const fh = this.nextDir++;
           this.dirs.set(fh, { node, entries: null });
-          return [openOut(fh, node.version ? FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR : 0)];
+          // listings stay cached across opens, at head too: see open()
+          return [openOut(fh, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR)];
         });
       case Op.READDIR:
       case Op.READDIRPLUS: {
@@ -473,8 +474,11 @@ export class FuseSession {
     if (node.version && writing) throw fsError('EROFS', `read-only: ${this.nodes.pathOf(id)} is a past version`);
     if (stat.type === 'dir') throw fsError('EISDIR', 'is a directory');
     const handle = this.handles.open(node.ino, this.nodes.pathOf(id), { writable: writing, ...(node.version ? { version: node.version } : {}) });
-    // a past file never changes: keep its pages cached across opens
-    return [openOut(handle.fd, node.version ? FOPEN_KEEP_CACHE : 0)];
+    // Pages stay cached across opens, at head too, as on a local filesystem. A past file never
+    // changes; a head file changes through this mount (the kernel updates its own pages) or
+    // elsewhere, and then the invalidator drops its pages within WATCH_MS. AUTO_INVAL_DATA drops
+    // them too once the attributes, cached for cacheSeconds, show another mtime or size.
+    return [openOut(handle.fd, FOPEN_KEEP_CACHE)];
   }
 
   private async readdir(fh: number, offset: number, size: number, plus: boolean): Promise<Payload> {
