@@ -22,6 +22,15 @@ async function eventually(read: () => Promise<string>, want: string, ms = 3000):
   return got;
 }
 
+type OpReport = { count: number; ms: number; meanUs: number };
+
+/** The reports a `--stats` mount has logged (per opcode), once there are `n` of them (or after 5 s). */
+async function statsReports(m: MountProcess, n: number): Promise<Array<Record<string, OpReport>>> {
+  const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
+  for (let i = 0; i < 100 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
+  return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: Array<OpReport & { op: string }> }).requests.map((r) => [r.op, r])));
+}
+
 /**
  * The kernel mount, driven like a user would: shell tools do the I/O. Both drivers run the same
  * tests: `kernel` (ours, the default as root) and `libfuse` (fuse-native, for mounting without root);
@@ -265,23 +274,18 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
 
   it.runIf(root.run)('--stats logs the requests per type with the time their answers took, on SIGUSR2 and at unmount', async () => {
     const m = await startMount('fuse-stats', ['--stats']);
-    const reports = async (n: number): Promise<Array<Record<string, { count: number; ms: number; meanUs: number }>>> => {
-      const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
-      for (let i = 0; i < 100 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
-      return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: Array<{ op: string; count: number; ms: number; meanUs: number }> }).requests.map((r) => [r.op, r])));
-    };
     try {
       fs.mkdirSync(path.join(m.dir, 'd'));
       for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(m.dir, 'd', `f${i}`), 'x');
       m.proc.kill('SIGUSR2');
-      const [first] = await reports(1);
+      const [first] = await statsReports(m, 1);
       expect(first?.MKDIR?.count).toBe(1);
       expect(first?.CREATE?.count).toBe(3);
       expect(first?.CREATE?.meanUs).toBeGreaterThan(0);
       // counted afresh after each report; the unmount reports what is left
       fs.mkdirSync(path.join(m.dir, 'e'));
       await m.stop();
-      const [, last] = await reports(2);
+      const [, last] = await statsReports(m, 2);
       expect(last?.MKDIR?.count).toBe(1);
       expect(last?.CREATE).toBeUndefined();
     } finally {
@@ -291,11 +295,6 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
 
   it.runIf(root.run)('keeps pages and listings cached across opens, and drops them within moments when another surface changes them', async () => {
     const m = await startMount('fuse-pages', ['--stats']);
-    const reports = async (n: number): Promise<Array<Record<string, { count: number }>>> => {
-      const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
-      for (let i = 0; i < 100 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
-      return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: Array<{ op: string; count: number }> }).requests.map((r) => [r.op, r])));
-    };
     const dir = path.join(m.dir, 'pages');
     const file = path.join(dir, 'same.txt');
     try {
@@ -304,14 +303,14 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       expect(fs.readFileSync(file, 'utf8')).toBe('aaaa\n');
       expect(fs.readdirSync(dir)).toEqual(['same.txt']);
       m.proc.kill('SIGUSR2');
-      await reports(1);
+      await statsReports(m, 1);
       // read again, opened afresh: the kernel answers from its page and listing caches
       for (let i = 0; i < 3; i++) {
         expect(fs.readFileSync(file, 'utf8')).toBe('aaaa\n');
         expect(fs.readdirSync(dir)).toEqual(['same.txt']);
       }
       m.proc.kill('SIGUSR2');
-      const [, again] = await reports(2);
+      const [, again] = await statsReports(m, 2);
       expect(again?.OPEN?.count).toBe(3);
       expect(again?.READ).toBeUndefined();
       expect(again?.READDIR ?? again?.READDIRPLUS).toBeUndefined();
