@@ -81,6 +81,8 @@ export const Fattr = {
 /** fuse_open_out flags */
 export const FOPEN_KEEP_CACHE = 1 << 1;
 export const FOPEN_CACHE_DIR = 1 << 3;
+/** no FLUSH at close (Linux 5.19+; older kernels ignore the bit and send it) */
+export const FOPEN_NOFLUSH = 1 << 5;
 
 export const IN_HEADER = 40;
 export const OUT_HEADER = 16;

@@ -11,6 +11,7 @@ import {
   DT,
   FOPEN_CACHE_DIR,
   FOPEN_KEEP_CACHE,
+  FOPEN_NOFLUSH,
   FUSE_KERNEL_MINOR,
   FUSE_KERNEL_VERSION,
   Fattr,
@@ -478,7 +479,9 @@ export class FuseSession {
     // changes; a head file changes through this mount (the kernel updates its own pages) or
     // elsewhere, and then the invalidator drops its pages within WATCH_MS. AUTO_INVAL_DATA drops
     // them too once the attributes, cached for cacheSeconds, show another mtime or size.
-    return [openOut(handle.fd, FOPEN_KEEP_CACHE)];
+    // A handle that cannot write never buffers anything (HandleTable.bufferAttr picks writable
+    // ones), so its FLUSH would do nothing: the kernel is told not to send it at close.
+    return [openOut(handle.fd, FOPEN_KEEP_CACHE | (handle.writable ? 0 : FOPEN_NOFLUSH))];
   }
 
   private async readdir(fh: number, offset: number, size: number, plus: boolean): Promise<Payload> {
