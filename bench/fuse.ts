@@ -42,11 +42,10 @@ async function mountTimefs(data: string, mnt: string, driver: 'kernel' | 'libfus
 /**
  * Real workloads on the FUSE mount ÷ the same on the local disk, in one run: untar 5,000 small
  * files, read them all (twice: the second time from whatever the kernel kept), git add + commit,
- * git status, rm -rf. Side by side: timefs with its own
- * kernel driver (the default), timefs through libfuse (fuse-native, the driver for mounting
- * without root) and, when installed, bindfs — a C passthrough FUSE filesystem with the same kernel
- * caches (attributes and entries 10 s): bindfs ÷ disk is what FUSE itself costs here, timefs ÷
- * bindfs what timefs adds on top.
+ * git status, rm -rf. Side by side: timefs with its own kernel driver (the default), timefs
+ * through libfuse (fuse-native, the driver for mounting without root) and, when installed,
+ * bindfs — a C passthrough FUSE filesystem with the same kernel caches (attributes and entries
+ * 10 s): bindfs ÷ disk is what FUSE itself costs here, timefs ÷ bindfs what timefs adds on top.
  */
 export async function benchFuse(): Promise<Row[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-fuse-'));
