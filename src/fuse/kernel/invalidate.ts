@@ -1,7 +1,7 @@
 import type { AgentFs } from '../../fs/agentfs.js';
 import { MAX_LOGGED_PATHS } from '../../fs/index.js';
 import type { FsView } from '../../fs/view.js';
-import { commitVersionOf, type Version } from '../../store/version.js';
+import { commitVersionOf, readVersionOf, type Version } from '../../store/version.js';
 import { Notify, ROOT_ID, invalEntryOut, invalInodeOut } from './abi.js';
 import type { FuseChannel } from './channel.js';
 import type { NodeTable } from './nodes.js';
@@ -83,7 +83,8 @@ export class CacheInvalidator {
 
   /** The notifications for the commits past `seen` up to `head` (or later) not made through the mount. */
   private async foreignChanges(fs: AgentFs, nodes: NodeTable, head: Version): Promise<Notification[]> {
-    const records = await fs.log({ after: this.seen!, limit: MAX_RECORDS + 1 });
+    const before = this.seen!;
+    const records = await fs.log({ after: before, limit: MAX_RECORDS + 1 });
     if (records.length === 0) {
       this.seen = head;
       return [];
@@ -99,7 +100,13 @@ export class CacheInvalidator {
     }
     for (const v of this.mine) if (v <= newest) this.mine.delete(v);
     if (everything) return dropAll(nodes);
-    return paths.size > 0 ? dropPaths(await fs.view(), paths) : [];
+    if (paths.size === 0) return [];
+    // What each path named before these commits too: a file unlinked or renamed away elsewhere
+    // may still be cached under another name (a hard link) or be open, with its old link count.
+    // The state before may be gone (GC): then only the present is dropped — what the kernel
+    // keeps of the old file then lasts until the cache timeout.
+    const previous = await fs.view(readVersionOf(before)).catch(() => null);
+    return dropPaths(await fs.view(), previous, paths);
   }
 }
 
@@ -115,26 +122,42 @@ function dropAll(nodes: NodeTable): Notification[] {
 
 /**
  * For each path (head paths as the log names them; head node ids are inode numbers): the entry,
- * the directory's attributes, and the attributes and pages of what the path names now.
+ * the directory's attributes, and the attributes and pages of what the path names now and of
+ * what it named in `previous` (the state before the commits), each inode once.
  */
-async function dropPaths(view: FsView, paths: Iterable<string>): Promise<Notification[]> {
+async function dropPaths(view: FsView, previous: FsView | null, paths: Iterable<string>): Promise<Notification[]> {
   const out: Notification[] = [];
+  const inodes = new Set<number>();
   for (const path of paths) {
     const names = path.split('/').filter(Boolean);
     const name = names.pop();
     if (name === undefined) {
-      out.push([Notify.INVAL_INODE, invalInodeOut(ROOT_ID, 0, 0)]);
+      inodes.add(ROOT_ID);
       continue;
     }
+    const was = previous ? await inodeAt(previous, names, name) : undefined;
+    if (was !== undefined) inodes.add(was);
     let dir: number;
     try {
       dir = (await view.resolve(names, true, path)).ino;
     } catch {
       continue; // the directory is gone too: a path above it is in the list, or nothing cached it
     }
-    out.push([Notify.INVAL_ENTRY, invalEntryOut(dir, name)], [Notify.INVAL_INODE, invalInodeOut(dir, 0, 0)]);
+    out.push([Notify.INVAL_ENTRY, invalEntryOut(dir, name)]);
+    inodes.add(dir);
     const now = await view.lookup(dir, name);
-    if (now) out.push([Notify.INVAL_INODE, invalInodeOut(now.ino, 0, 0)]);
+    if (now) inodes.add(now.ino);
   }
+  for (const ino of inodes) out.push([Notify.INVAL_INODE, invalInodeOut(ino, 0, 0)]);
   return out;
+}
+
+/** The inode `dirNames`/`name` names in `view`, if it names one. */
+async function inodeAt(view: FsView, dirNames: string[], name: string): Promise<number | undefined> {
+  try {
+    const dir = (await view.resolve(dirNames, true)).ino;
+    return (await view.lookup(dir, name))?.ino;
+  } catch {
+    return undefined;
+  }
 }

@@ -63,9 +63,9 @@ interface DirHandle {
 /**
  * The FUSE low-level protocol served on AgentFs: the kernel names inodes (node ids) and we answer
  * by inode number, so there is no path walking, and the kernel may cache attributes and entries
- * (one kernel inode per timefs inode). Head nodes are cached for `cacheSeconds` (changes from
- * other surfaces are dropped from the caches as they happen: invalidate.ts); past nodes for an
- * hour, they never change.
+ * (one kernel inode per timefs inode). Head nodes are cached for `cacheSeconds.entries`, a head
+ * "no such name" for `cacheSeconds.negative` (changes from other surfaces are dropped from the
+ * caches as they happen: invalidate.ts); past nodes for an hour, they never change.
  *
  * Invariant: every request gets exactly one reply, except FORGET, BATCH_FORGET and INTERRUPT,
  * which get none (the protocol says so).
@@ -79,7 +79,7 @@ export class FuseSession {
     private readonly fs: AgentFs,
     private readonly handles: HandleTable,
     private readonly channel: FuseChannel,
-    private readonly cacheSeconds: number,
+    private readonly cacheSeconds: { entries: number; negative: number },
     private readonly stats?: RequestStats,
   ) {}
 
@@ -338,7 +338,7 @@ export class FuseSession {
 
   /** How long the kernel may cache what it learns at `version` (head: undefined). */
   private ttl(version: Version | undefined): number {
-    return version ? PAST_CACHE_S : this.cacheSeconds;
+    return version ? PAST_CACHE_S : this.cacheSeconds.entries;
   }
 
   /** Attributes as this mount reports them: at head, with the buffered changes of open files. */
@@ -383,7 +383,7 @@ export class FuseSession {
       ino = (await view.lookup(parent.ino, name))?.ino;
     }
     const ttl = this.ttl(version);
-    if (ino === undefined) return [entryOut(0, null, ttl, 0)]; // cached "no such name"
+    if (ino === undefined) return [entryOut(0, null, version ? ttl : this.cacheSeconds.negative, 0)]; // cached "no such name"
     const stat = view.statOf(ino, await view.mustInode(ino));
     const id = this.nodes.remember(ino, parentId, name, version);
     return [entryOut(id, this.shown(stat, version), ttl, ttl)];
@@ -478,7 +478,7 @@ export class FuseSession {
     // Pages stay cached across opens, at head too, as on a local filesystem. A past file never
     // changes; a head file changes through this mount (the kernel updates its own pages) or
     // elsewhere, and then the invalidator drops its pages within WATCH_MS. AUTO_INVAL_DATA drops
-    // them too once the attributes, cached for cacheSeconds, show another mtime or size.
+    // them too once the attributes, cached for cacheSeconds.entries, show another mtime or size.
     // A handle that cannot write never buffers anything (HandleTable.bufferAttr picks writable
     // ones), so its FLUSH would do nothing: the kernel is told not to send it at close.
     return [openOut(handle.fd, FOPEN_KEEP_CACHE | (handle.writable ? 0 : FOPEN_NOFLUSH))];
