@@ -26,8 +26,9 @@ export const CACHE_TIMEOUT_S = 1;
  * Entry and attribute cache timeout of the kernel driver for what exists (seconds). Commits made
  * elsewhere drop what they change from the kernel's caches within ~100 ms (kernel/invalidate.ts),
  * so this is only the safety net should that check fail. Long, because every expiry costs a
- * request per file: a tree read again a little later (a build, grep, an agent's tools) asks for
- * nothing (measured: find | cat of 5,000 files again 20 s later, 5,000 fewer GETATTRs).
+ * request per name looked at again: git status after a ~20 s git add + commit of 5,000 files sends
+ * 12,000 fewer LOOKUPs than with 10 s (0.28/0.32 → 0.22/0.23 s). A tree read again gains nothing:
+ * the kernel marks atime stale after each READ and READDIR, so the next stat asks anyway.
  */
 export const KERNEL_CACHE_TIMEOUT_S = 60;
 /**
