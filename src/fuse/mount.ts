@@ -118,7 +118,7 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   let handles: HandleTable;
   if (driver === 'kernel') {
     try {
-      ({ unmount, handles } = await mountKernel(fuseFs, abs, { cacheSeconds: KERNEL_CACHE_TIMEOUT_S, negativeSeconds: KERNEL_NEGATIVE_TIMEOUT_S, ...(options.stats ? { stats: options.stats } : {}) }));
+      ({ unmount, handles } = await mountKernel(fuseFs, abs, { cacheSeconds: { entries: KERNEL_CACHE_TIMEOUT_S, negative: KERNEL_NEGATIVE_TIMEOUT_S }, ...(options.stats ? { stats: options.stats } : {}) }));
     } catch (err) {
       throw new UserError(`mount failed at ${abs}: ${(err as Error).message}`);
     }

@@ -60,6 +60,12 @@ interface DirHandle {
   entries: Array<DirEntry & { stat?: Stat }> | null;
 }
 
+/** How long the kernel may cache head entries and attributes, and a head "no such name" (seconds). */
+export interface CacheSeconds {
+  entries: number;
+  negative: number;
+}
+
 /**
  * The FUSE low-level protocol served on AgentFs: the kernel names inodes (node ids) and we answer
  * by inode number, so there is no path walking, and the kernel may cache attributes and entries
@@ -79,7 +85,7 @@ export class FuseSession {
     private readonly fs: AgentFs,
     private readonly handles: HandleTable,
     private readonly channel: FuseChannel,
-    private readonly cacheSeconds: { entries: number; negative: number },
+    private readonly cacheSeconds: CacheSeconds,
     private readonly stats?: RequestStats,
   ) {}
 
