@@ -3,6 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentFs } from '../../src/fs/agentfs.js';
 import { openStore } from '../../src/store/index.js';
+import type { OpReport } from '../../src/fuse/kernel/stats.js';
 import { cliBuilt, timefs } from '../helpers/cli.js';
 import { hasCommand, run } from '../helpers/exec.js';
 import { mounted, startMount, type MountProcess } from '../helpers/mount.js';
@@ -22,13 +23,11 @@ async function eventually(read: () => Promise<string>, want: string, ms = 3000):
   return got;
 }
 
-type OpReport = { count: number; ms: number; meanUs: number };
-
 /** The reports a `--stats` mount has logged (per opcode), once there are `n` of them (or after 5 s). */
 async function statsReports(m: MountProcess, n: number): Promise<Array<Record<string, OpReport>>> {
   const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
   for (let i = 0; i < 100 && lines().length < n; i++) await new Promise((r) => setTimeout(r, 50));
-  return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: Array<OpReport & { op: string }> }).requests.map((r) => [r.op, r])));
+  return lines().map((l) => Object.fromEntries((JSON.parse(l) as { requests: OpReport[] }).requests.map((r) => [r.op, r])));
 }
 
 /**
