@@ -18,6 +18,8 @@ import { FsView } from './view.js';
 
 /** Largest file size accepted (8 TiB); beyond it EFBIG. */
 export const MAX_FILE_SIZE = 2 ** 43;
+/** The xattrs through which Linux reads and writes POSIX ACLs (see setxattr). */
+const POSIX_ACL_XATTRS = new Set(['system.posix_acl_access', 'system.posix_acl_default']);
 /** Above this many blocks, find existing blocks by scanning instead of deleting every index. */
 const BLOCK_SCAN_THRESHOLD = 4096;
 const S_ISGID = 0o2000;
@@ -433,6 +435,11 @@ export class FsTx extends FsView {
 
   async setxattr(ino: number, name: string, value: Buffer, flags: { create?: boolean; replace?: boolean } = {}): Promise<void> {
     if (name === '' || Buffer.byteLength(name) > 255) throw fsError('ERANGE', `invalid xattr name '${name}'`);
+    // A POSIX ACL is not an opaque value: writing one must change the mode (its base entries are
+    // the permission bits), and the kernel leaves that to us. Stored as plain bytes, `sed -i` left
+    // files at its temporary file's 0600 with an ACL nothing enforced. Refused as on a filesystem
+    // without ACLs: sed, cp -p and friends then fall back to chmod.
+    if (POSIX_ACL_XATTRS.has(name)) throw fsError('ENOTSUP', `POSIX ACLs are not supported (${name}): set permissions with chmod`);
     if (value.length > 64 * 1024) throw fsError('ERANGE', 'xattr value larger than 64 KiB');
     const inode = await this.mustInode(ino);
     const exists = (await this.batch.get(xattrKey(ino, name))) !== undefined;

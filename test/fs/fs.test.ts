@@ -211,6 +211,9 @@ describe('links, renames, attributes', () => {
     expect(await errno(fs.setxattr('/f', 'user.tag', Buffer.from('v2'), { create: true }))).toBe('EEXIST');
     expect(text(await fs.getxattr('/f', 'user.tag'))).toBe('v1');
     expect(await fs.listxattr('/f')).toEqual(['user.tag']);
+    // a POSIX ACL would have to change the mode; refused as on a filesystem without ACLs
+    expect(await errno(fs.setxattr('/f', 'system.posix_acl_access', Buffer.alloc(28)))).toBe('ENOTSUP');
+    expect(await fs.listxattr('/f')).toEqual(['user.tag']);
     await fs.removexattr('/f', 'user.tag');
     expect(await fs.listxattr('/f')).toEqual([]);
     clock.advance(5000);

@@ -205,6 +205,18 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect((await sh('cat xa.txt; getfattr --only-values -n user.big xa.txt | wc -c')).out).toBe('x60000\n');
   });
 
+  it('editing in place keeps the mode: sed -i and cp -p, whose ACL copy is refused so they chmod instead', async () => {
+    // sed -i writes a 0600 temporary file, then sets on it the ACL equivalent of the old mode;
+    // stored as a plain xattr that left the edited file 0600 (ls showed "-rw-------+")
+    const r = await sh(`
+      printf 'a\\nb\\n' > ed.txt && chmod 664 ed.txt
+      sed -i 's/b/B/' ed.txt && cp -p ed.txt ed-copy.txt
+      stat -c '%A %n' ed.txt ed-copy.txt; cat ed.txt
+      setfattr -n system.posix_acl_access -v 0x0200000001000600ffffffff04000400ffffffff20000400ffffffff ed.txt 2>&1 || true`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('-rw-rw-r-- ed.txt\n-rw-rw-r-- ed-copy.txt\na\nB\nsetfattr: ed.txt: Operation not supported\n');
+  });
+
   // the kernel driver's loose attribute changes (libfuse commits each change at once)
   if (driver === 'kernel') it("a directory's owner, mode and times set back to back (as tar does) are one commit, in order with what follows", async () => {
     const dir = path.join(mnt, 'loose');
