@@ -418,6 +418,50 @@ export class FsTx extends FsView {
     this.put(ino, inode);
   }
 
+  /**
+   * fallocate(2) with the modes the Linux kernel lets a FUSE filesystem see. Space is never
+   * reserved (the store has no per-file allocation): plain allocation only grows the size, unless
+   * `keepSize`; `punchHole` (with keepSize, as Linux requires) and `zeroRange` zero the range,
+   * dropping every block inside it whole — a hole costs nothing and reads as zeros. `zeroRange`
+   * without keepSize grows the size to cover the range.
+   */
+  async fallocate(ino: number, offset: number, length: number, mode: { keepSize?: boolean; punchHole?: boolean; zeroRange?: boolean }): Promise<void> {
+    const inode = await this.mustInode(ino);
+    if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');
+    if (inode.type !== 'file') throw fsError('EINVAL', `fallocate needs a regular file (${inode.type})`);
+    if (offset < 0 || length <= 0 || !Number.isSafeInteger(offset) || !Number.isSafeInteger(length)) throw fsError('EINVAL', `invalid range ${offset}+${length}`);
+    if (mode.punchHole && !mode.keepSize) throw fsError('ENOTSUP', 'punching a hole needs FALLOC_FL_KEEP_SIZE');
+    if (mode.punchHole && mode.zeroRange) throw fsError('EINVAL', 'FALLOC_FL_PUNCH_HOLE and FALLOC_FL_ZERO_RANGE together');
+    const end = offset + length;
+    if (end > MAX_FILE_SIZE) throw fsError('EFBIG', `file would exceed ${MAX_FILE_SIZE} bytes`);
+    const oldSize = inode.size;
+    if (mode.punchHole || mode.zeroRange) await this.zeroRange(ino, offset, Math.min(end, oldSize));
+    const grows = !mode.keepSize && end > oldSize;
+    if (grows) inode.size = end;
+    if (!grows && !mode.punchHole && !mode.zeroRange) return; // nothing changed
+    this.stampChange(inode);
+    this.put(ino, inode);
+  }
+
+  /** Zeroes [from, to) of a file's stored content (to <= its size): whole blocks become holes. */
+  private async zeroRange(ino: number, from: number, to: number): Promise<void> {
+    if (to <= from) return;
+    for (const bi of await this.blockIndexes(ino, Math.floor(from / BLOCK_SIZE), Math.ceil(to / BLOCK_SIZE))) {
+      const blockStart = bi * BLOCK_SIZE;
+      const a = Math.max(from, blockStart) - blockStart;
+      const b = Math.min(to, blockStart + BLOCK_SIZE) - blockStart;
+      const old = await this.blockData(ino, bi);
+      if (!old || a >= old.length) continue; // a hole, or past the stored bytes (those read as zeros)
+      if (a === 0 && b >= old.length) {
+        this.batch.delete(blockKey(ino, bi));
+        continue;
+      }
+      const content = Buffer.from(old);
+      content.fill(0, a, Math.min(b, content.length));
+      await this.storeBlock(ino, bi, content);
+    }
+  }
+
   // ---- attributes --------------------------------------------------------------------------
 
   async setattr(ino: number, attr: SetAttr): Promise<Inode> {

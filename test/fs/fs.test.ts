@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AgentFs } from '../../src/fs/agentfs.js';
+import { blockPrefix } from '../../src/fs/codec.js';
+import type { FsTx } from '../../src/fs/tx.js';
 import { BLOCK_SIZE, INLINE_MAX } from '../../src/fs/types.js';
 import { errno, makeFs } from '../helpers/fs.js';
 import { TestClock } from '../helpers/store.js';
@@ -121,6 +123,34 @@ describe('content: blocks, sparse files, truncate', () => {
     expect(t.subarray(BLOCK_SIZE + 7).every((b) => b === 0)).toBe(true);
     // read past EOF
     expect((await fs.read('/big', 5 * BLOCK_SIZE, 10)).length).toBe(0);
+  });
+
+  it('fallocate: punched and zeroed ranges read as zeros, whole blocks become holes, the past keeps the bytes', async () => {
+    const fs = await makeFs();
+    const data = randomBytes(3 * BLOCK_SIZE + 500);
+    const before = await fs.writeFile('/f', data);
+    const ino = (await fs.stat('/f')).ino;
+    const falloc = (offset: number, length: number, mode: Parameters<FsTx['fallocate']>[3]) =>
+      fs.transaction('fallocate', (tx) => tx.fallocate(ino, offset, length, mode));
+    // from inside block 0 to inside block 2: block 1 goes whole
+    await falloc(10, 2 * BLOCK_SIZE, { keepSize: true, punchHole: true });
+    const want = Buffer.from(data);
+    want.fill(0, 10, 10 + 2 * BLOCK_SIZE);
+    expect((await fs.readFile('/f')).equals(want)).toBe(true);
+    const blocks = await fs.transaction('list blocks', async (tx) => (await tx.batch.list(blockPrefix(ino))).map((e) => e.key[2]));
+    expect(blocks.value).toEqual([0, 2, 3]);
+    // zero range past the end grows the file; a punch past the end changes nothing
+    await falloc(3 * BLOCK_SIZE, 1000, { zeroRange: true });
+    want.fill(0, 3 * BLOCK_SIZE);
+    const grown = Buffer.concat([want.subarray(0, 3 * BLOCK_SIZE), Buffer.alloc(1000)]);
+    expect((await fs.readFile('/f')).equals(grown)).toBe(true);
+    await falloc(5 * BLOCK_SIZE, 10, { keepSize: true, punchHole: true });
+    await falloc(0, 8 * BLOCK_SIZE, {});
+    expect((await fs.stat('/f')).size).toBe(8 * BLOCK_SIZE);
+    expect((await fs.readFile(`/f@${before}`)).equals(data)).toBe(true);
+    expect(await errno(falloc(0, 10, { punchHole: true }))).toBe('ENOTSUP');
+    expect(await errno(falloc(0, 0, {}))).toBe('EINVAL');
+    expect(await errno(fs.transaction('fallocate', async (tx) => tx.fallocate((await fs.stat('/')).ino, 0, 1, {})))).toBe('EISDIR');
   });
 
   it('stores small files inline and big blocks as shared chunks; a 1-byte edit adds one chunk', async () => {

@@ -217,6 +217,29 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(r.out).toBe('-rw-rw-r-- ed.txt\n-rw-rw-r-- ed-copy.txt\na\nB\nsetfattr: ed.txt: Operation not supported\n');
   });
 
+  // fuse-native has no fallocate operation: through libfuse, fallocate(2) fails with EOPNOTSUPP
+  if (driver === 'kernel') it('fallocate: allocates, punches holes and zeroes ranges; the past and unsupported modes fail loudly', async () => {
+    const r = await sh(`
+      head -c 3000000 /dev/urandom > r && cp r r0
+      fallocate -l 3M grown
+      fallocate -p -o 1000 -l 2000000 r && fallocate -z -o 2999000 -l 10000 r && fallocate -n -l 5M r
+      stat -c '%n %s' grown r`);
+    expect(r.code, r.err).toBe(0);
+    // what Linux specifies: punch (keeps the size) and zero range (grows it) read back as zeros;
+    // keep-size allocation changes nothing
+    expect(r.out).toBe('grown 3145728\nr 3009000\n');
+    const want = Buffer.concat([fs.readFileSync(path.join(mnt, 'r0')), Buffer.alloc(9000)]);
+    want.fill(0, 1000, 2_001_000);
+    want.fill(0, 2_999_000);
+    expect(fs.readFileSync(path.join(mnt, 'r')).equals(want)).toBe(true);
+    expect(fs.readFileSync(path.join(mnt, 'grown')).equals(Buffer.alloc(3 * 1024 * 1024))).toBe(true);
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '3']).stdout) as Array<{ summary: string; version: string }>;
+    // one commit each, newest first; the keep-size allocation changed nothing and made none
+    expect(log.map((l) => l.summary)).toEqual(['fallocate 2999000+10000 (zeroRange) /r', 'fallocate 1000+2000000 (keepSize,punchHole) /r', 'fallocate 0+3145728 /grown']);
+    const refused = await sh(`fallocate -l 1M r@${log[0]!.version} 2>&1 || true; fallocate -c -o 0 -l 4096 r 2>&1 || true`);
+    expect(refused.out).toMatch(/Read-only file system[\s\S]*Operation not supported/);
+  });
+
   // the kernel driver's loose attribute changes (libfuse commits each change at once)
   if (driver === 'kernel') it("a directory's owner, mode and times set back to back (as tar does) are one commit, in order with what follows", async () => {
     const dir = path.join(mnt, 'loose');

@@ -43,6 +43,7 @@ export const Op = {
   INTERRUPT: 36,
   DESTROY: 38,
   BATCH_FORGET: 42,
+  FALLOCATE: 43,
   READDIRPLUS: 44,
   RENAME2: 45,
 } as const;
@@ -57,6 +58,13 @@ export const Init = {
   PARALLEL_DIROPS: 1 << 18,
   CACHE_SYMLINKS: 1 << 23,
   HANDLE_KILLPRIV_V2: 1 << 28,
+} as const;
+
+/** fuse_fallocate_in.mode: the fallocate(2) flags the kernel passes to a FUSE filesystem */
+export const Falloc = {
+  KEEP_SIZE: 0x01,
+  PUNCH_HOLE: 0x02,
+  ZERO_RANGE: 0x10,
 } as const;
 
 /** With HANDLE_KILLPRIV_V2 the kernel asks us to clear set-user/group-ID bits: fuse_write_in.write_flags */

@@ -13,6 +13,7 @@ import {
   FOPEN_KEEP_CACHE,
   FOPEN_NOFLUSH,
   FUSE_KERNEL_MINOR,
+  Falloc,
   FUSE_KERNEL_VERSION,
   Fattr,
   IN_HEADER,
@@ -234,6 +235,22 @@ export class FuseSession {
         return this.run(h, async () => {
           if (handle) await (release ? this.handles.release(handle) : this.handles.flush(handle));
           if (h.opcode === Op.FSYNC) await this.fs.sync();
+          return [];
+        });
+      }
+      case Op.FALLOCATE: {
+        const fh = Number(body.readBigUInt64LE(0));
+        const offset = Number(body.readBigUInt64LE(8));
+        const length = Number(body.readBigUInt64LE(16));
+        const mode = body.readUInt32LE(24);
+        return this.run(h, async () => {
+          const handle = this.handles.get(fh);
+          if (!handle) throw fsError('EBADF', 'bad file handle');
+          if (handle.version) throw fsError('EROFS', 'read-only: a past version');
+          const flags = { keepSize: (mode & Falloc.KEEP_SIZE) !== 0, punchHole: (mode & Falloc.PUNCH_HOLE) !== 0, zeroRange: (mode & Falloc.ZERO_RANGE) !== 0 };
+          const what = Object.entries(flags).filter(([, on]) => on).map(([flag]) => flag);
+          // buffered writes of every handle on the file are committed first (changeNode), in order
+          await this.changeNode(h.nodeid, `fallocate ${offset}+${length}${what.length ? ` (${what.join(',')})` : ''}`, (tx, node) => tx.fallocate(node.ino, offset, length, flags));
           return [];
         });
       }
