@@ -18,6 +18,9 @@ import { FsView } from './view.js';
 
 /** Largest file size accepted (8 TiB); beyond it EFBIG. */
 export const MAX_FILE_SIZE = 2 ** 43;
+/** copyRange per call: bytes when blocks can be shared (1 GiB), and when they must be copied (64 MiB). */
+const COPY_SHARED_MAX = 1024 * 1024 * 1024;
+const COPY_BYTES_MAX = 64 * 1024 * 1024;
 /** The xattrs through which Linux reads and writes POSIX ACLs (see setxattr). */
 const POSIX_ACL_XATTRS = new Set(['system.posix_acl_access', 'system.posix_acl_default']);
 /** Above this many blocks, find existing blocks by scanning instead of deleting every index. */
@@ -441,6 +444,47 @@ export class FsTx extends FsView {
     if (!grows && !mode.punchHole && !mode.zeroRange) return; // nothing changed
     this.stampChange(inode);
     this.put(ino, inode);
+  }
+
+  /**
+   * copy_file_range(2): copies up to `length` bytes of file `src.ino` as `src.view` sees it (this
+   * transaction for the present, or a past version) from `srcOffset` into `dstIno` at `dstOffset`,
+   * and returns how many it copied — fewer at the source's end and past COPY_SHARED_MAX /
+   * COPY_BYTES_MAX per call (callers loop, as for write(2)). Where source and destination sit at
+   * the same place in their blocks, every block the range covers whole is shared, not copied: the
+   * destination gets the source's stored value — a chunk reference, inline bytes or a hole — so
+   * `cp` of a big file, or a restore from the past, adds no chunk. The rest is read and written.
+   */
+  async copyRange(src: { view: FsView; ino: number }, srcOffset: number, dstIno: number, dstOffset: number, length: number): Promise<number> {
+    const from = await src.view.mustInode(src.ino);
+    const to = await this.mustInode(dstIno);
+    for (const inode of [from, to]) {
+      if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');
+      if (inode.type !== 'file') throw fsError('EINVAL', `not a regular file (${inode.type})`);
+    }
+    if (srcOffset < 0 || dstOffset < 0 || length < 0 || ![srcOffset, dstOffset, length].every(Number.isSafeInteger)) throw fsError('EINVAL', 'invalid range');
+    const aligned = srcOffset % BLOCK_SIZE === dstOffset % BLOCK_SIZE;
+    const n = Math.min(length, Math.max(0, from.size - srcOffset), aligned ? COPY_SHARED_MAX : COPY_BYTES_MAX);
+    if (n === 0) return 0;
+    if (dstOffset + n > MAX_FILE_SIZE) throw fsError('EFBIG', `file would exceed ${MAX_FILE_SIZE} bytes`);
+    for (let done = 0; done < n; ) {
+      const s = srcOffset + done;
+      const d = dstOffset + done;
+      // a piece ends where the destination's block ends (or the range does)
+      const piece = Math.min(n - done, BLOCK_SIZE - (d % BLOCK_SIZE));
+      if (aligned && piece === BLOCK_SIZE) {
+        const value = await src.view.reader.get(blockKey(src.ino, s / BLOCK_SIZE));
+        if (value === undefined) this.batch.delete(blockKey(dstIno, d / BLOCK_SIZE));
+        else this.batch.set(blockKey(dstIno, d / BLOCK_SIZE), value);
+      } else {
+        await this.writeIno(dstIno, d, await src.view.readContent(src.ino, from, s, piece));
+      }
+      done += piece;
+    }
+    to.size = Math.max(to.size, dstOffset + n);
+    this.stampChange(to);
+    this.put(dstIno, to);
+    return n;
   }
 
   /** Zeroes [from, to) of a file's stored content (to <= its size): whole blocks become holes. */

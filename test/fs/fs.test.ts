@@ -153,6 +153,34 @@ describe('content: blocks, sparse files, truncate', () => {
     expect(await errno(fs.transaction('fallocate', async (tx) => tx.fallocate((await fs.stat('/')).ino, 0, 1, {})))).toBe('EISDIR');
   });
 
+  it('copyRange: shares whole blocks, copies the rest, reads the source at its version, stops at its end', async () => {
+    const fs = await makeFs();
+    const data = randomBytes(3 * BLOCK_SIZE + 777);
+    data.fill(0, BLOCK_SIZE, 2 * BLOCK_SIZE); // a hole in the middle
+    const v1 = (await fs.writeFile('/src', data))!;
+    await fs.writeFile('/dst', Buffer.alloc(0));
+    await fs.writeFile('/src', Buffer.from('changed'));
+    const ino = async (p: string) => (await fs.stat(p)).ino;
+    const [src, dst] = [await ino('/src'), await ino('/dst')];
+    const copy = async (version: typeof v1 | null, from: number, to: number, length: number) =>
+      (await fs.transaction('copy', async (tx) => tx.copyRange({ view: version ? await fs.view(version) : tx, ino: src }, from, dst, to, length))).value;
+    const chunks = await countChunks(fs);
+    // aligned, from the past: whole blocks shared (no chunk added), the tail copied
+    expect(await copy(v1, 0, 0, 10 * BLOCK_SIZE)).toBe(data.length);
+    expect((await fs.readFile('/dst')).equals(data)).toBe(true);
+    expect(await countChunks(fs)).toBe(chunks);
+    // unaligned: bytes, into the middle of what is there
+    expect(await copy(v1, 5, BLOCK_SIZE - 3, 10)).toBe(10);
+    const want = Buffer.from(data);
+    data.copy(want, BLOCK_SIZE - 3, 5, 15);
+    expect((await fs.readFile('/dst')).equals(want)).toBe(true);
+    // the present source, past its end: only what it has, then nothing
+    expect(await copy(null, 3, 0, 100)).toBe(4);
+    expect((await fs.read('/dst', 0, 4)).toString()).toBe('nged');
+    expect(await copy(null, 7, 0, 100)).toBe(0);
+    expect(await errno(fs.transaction('copy', async (tx) => tx.copyRange({ view: tx, ino: src }, 0, (await fs.stat('/')).ino, 0, 1)))).toBe('EISDIR');
+  });
+
   it('stores small files inline and big blocks as shared chunks; a 1-byte edit adds one chunk', async () => {
     const fs = await makeFs();
     await fs.writeFile('/small', Buffer.alloc(INLINE_MAX, 1));

@@ -240,6 +240,21 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(refused.out).toMatch(/Read-only file system[\s\S]*Operation not supported/);
   });
 
+  if (driver === 'kernel') it('cp inside the mount and cp from the past: one commit each, the chunks shared (copy_file_range)', async () => {
+    const chunks = () => fs.readdirSync(path.join(data, 'blobs'), { recursive: true }).filter((f) => fs.statSync(path.join(data, 'blobs', String(f))).isFile()).length;
+    const made = await sh('head -c 5000123 /dev/urandom > cf-big && cp cf-big cf-orig');
+    expect(made.code, made.err).toBe(0);
+    const before = chunks();
+    const [{ version }] = JSON.parse(timefs(data, ['--json', 'log', '-n', '1']).stdout) as Array<{ version: string }>;
+    const r = await sh(`echo more >> cf-big && cp cf-big cf-copy && cp cf-big@${version} cf-restored && cmp cf-restored cf-orig && cmp cf-copy cf-big && echo same`);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe('same\n');
+    // only the block the append changed is new: the four whole 1 MiB blocks of each copy are shared
+    expect(chunks() - before).toBe(1);
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '4']).stdout) as Array<{ summary: string }>;
+    expect(log.map((l) => l.summary).filter((s) => s.startsWith('copy '))).toEqual([`copy /cf-big@${version} 0+5000123 -> 0 /cf-restored`, 'copy /cf-big 0+5000128 -> 0 /cf-copy']);
+  });
+
   // the kernel driver's loose attribute changes (libfuse commits each change at once)
   if (driver === 'kernel') it("a directory's owner, mode and times set back to back (as tar does) are one commit, in order with what follows", async () => {
     const dir = path.join(mnt, 'loose');

@@ -46,6 +46,7 @@ export const Op = {
   FALLOCATE: 43,
   READDIRPLUS: 44,
   RENAME2: 45,
+  COPY_FILE_RANGE: 47,
 } as const;
 
 /** fuse_init_in/out flags we ask for (the kernel grants the intersection). */

@@ -254,6 +254,29 @@ export class FuseSession {
           return [];
         });
       }
+      case Op.COPY_FILE_RANGE: {
+        const fhIn = Number(body.readBigUInt64LE(0));
+        const offIn = Number(body.readBigUInt64LE(8));
+        const nodeOut = Number(body.readBigUInt64LE(16));
+        const fhOut = Number(body.readBigUInt64LE(24));
+        const offOut = Number(body.readBigUInt64LE(32));
+        const len = Number(body.readBigUInt64LE(40));
+        return this.run(h, async () => {
+          const from = this.handles.get(fhIn);
+          const to = this.handles.get(fhOut);
+          if (!from || !to) throw fsError('EBADF', 'bad file handle');
+          if (to.version) throw fsError('EROFS', 'read-only: a past version');
+          // the source's buffered writes first (a past source has none); changeNode commits the destination's
+          const view = from.version ? await this.fs.view(from.version) : null;
+          if (!view) await this.handles.flushIno(from.ino);
+          let copied = 0;
+          // the source node's path carries its @version when it is a past one
+          await this.changeNode(nodeOut, `copy ${this.nodes.pathOf(h.nodeid)} ${offIn}+${len} -> ${offOut}`, async (tx, node) => {
+            copied = await tx.copyRange({ view: view ?? tx, ino: from.ino }, offIn, node.ino, offOut, len);
+          });
+          return [u32Out(copied)];
+        });
+      }
       case Op.STATFS:
         return this.channel.reply(h.unique, 0, [statfsOut({ blocks: 2 ** 30, bfree: 2 ** 29, bavail: 2 ** 29, files: 2 ** 24, ffree: 2 ** 23, bsize: 4096, namelen: 255 })]);
       case Op.SETXATTR: {
