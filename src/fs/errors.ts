@@ -25,7 +25,8 @@ export type Errno =
   | 'EIO'
   | 'EMLINK'
   | 'ENOTSUP'
-  | 'EBADF';
+  | 'EBADF'
+  | 'ENXIO';
 
 export class FsError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { BlobRef, type KeyReader, type LogicalKey, type Store, type Version } from '../store/index.js';
-import { blockKey, decodeDirent, decodeInode, direntKey, direntPrefix, inodeKey, xattrKey, xattrPrefix } from './codec.js';
+import { blockKey, blockPrefix, decodeDirent, decodeInode, direntKey, direntPrefix, inodeKey, xattrKey, xattrPrefix } from './codec.js';
 import { fsError } from './errors.js';
 import { BLOCK_SIZE, ROOT_INO, TYPE_BITS, type DirEntry, type Inode, type Stat } from './types.js';
 
@@ -182,6 +182,26 @@ export class FsView {
    */
   async *readPieces(ino: number, inode: Inode, start = 0, end = inode.size, piece = 1024 * 1024): AsyncGenerator<Buffer> {
     for (let off = start; off < end; off += piece) yield await this.readContent(ino, inode, off, Math.min(piece, end - off));
+  }
+
+  /**
+   * lseek(2)'s SEEK_DATA / SEEK_HOLE on a file: the first offset >= `offset` in data, or in a hole
+   * (the end of the file counts as one). Block-grained: a stored block is data to its end, a
+   * missing one is a hole — what `cp`, tar and rsync need to skip holes. ENXIO at or past the end,
+   * and for SEEK_DATA when only holes follow, as Linux answers.
+   */
+  async seekDataOrHole(ino: number, inode: Inode, offset: number, want: 'data' | 'hole'): Promise<number> {
+    if (offset < 0 || offset >= inode.size) throw fsError('ENXIO', `offset ${offset} is not inside the file (size ${inode.size})`);
+    let at = Math.floor(offset / BLOCK_SIZE);
+    const stored = await this.reader.list(blockPrefix(ino), at > 0 ? { after: blockKey(ino, at - 1) } : {});
+    for (const e of stored) {
+      const index = e.key[2] as number;
+      if (want === 'data') return Math.max(offset, index * BLOCK_SIZE);
+      if (index !== at) break; // block `at` is missing: a hole
+      at++;
+    }
+    if (want === 'data') throw fsError('ENXIO', `no data at or after offset ${offset}`);
+    return Math.min(inode.size, Math.max(offset, at * BLOCK_SIZE));
   }
 
   async blockData(ino: number, index: number): Promise<Buffer | undefined> {

@@ -4,6 +4,7 @@ import { FsError } from '../fs/errors.js';
 const ERRNO: Record<string, number> = {
   EPERM: 1,
   ENOENT: 2,
+  ENXIO: 6,
   EIO: 5,
   EBADF: 9,
   EACCES: 13,

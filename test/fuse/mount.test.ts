@@ -240,6 +240,21 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(refused.out).toMatch(/Read-only file system[\s\S]*Operation not supported/);
   });
 
+  // through libfuse the kernel answers SEEK_DATA/SEEK_HOLE itself: all data, the hole at the end
+  if (driver === 'kernel') it('lseek SEEK_DATA / SEEK_HOLE find the holes of a sparse file, at head and in the past', async () => {
+    // perl's sysseek takes the whence number: 3 = SEEK_DATA, 4 = SEEK_HOLE
+    const seeks = (file: string) =>
+      `perl -e 'open(my $f, "<", $ARGV[0]) or die "$ARGV[0]: $!"; for my $o (0, 1048576, 5242880, 6291456) { for my $w (3, 4) { my $r = sysseek($f, $o, $w); print defined $r ? ($r eq "0 but true" ? 0 : $r) : $!{ENXIO} ? "ENXIO" : "error:$!", " " } }' ${file}`;
+    const r = await sh(`printf head > sp && truncate -s 8M sp && printf tail | dd of=sp bs=1 seek=5242880 conv=notrunc status=none && ${seeks('sp')}`);
+    expect(r.code, r.err).toBe(0);
+    // data in 1 MiB blocks 0 and 5: the hole after each, the end of the file (8 MiB) a hole too
+    expect(r.out).toBe('0 1048576 5242880 1048576 5242880 6291456 ENXIO 6291456 ');
+    const [{ version }] = JSON.parse(timefs(data, ['--json', 'log', '-n', '1']).stdout) as Array<{ version: string }>;
+    await sh('printf x | dd of=sp bs=1 seek=2000000 conv=notrunc status=none');
+    expect((await sh(seeks('sp'))).out).toBe('0 2097152 1048576 2097152 5242880 6291456 ENXIO 6291456 ');
+    expect((await sh(seeks(`sp@${version}`))).out).toBe(r.out);
+  });
+
   if (driver === 'kernel') it('cp inside the mount and cp from the past: one commit each, the chunks shared (copy_file_range)', async () => {
     const chunks = () => fs.readdirSync(path.join(data, 'blobs'), { recursive: true }).filter((f) => fs.statSync(path.join(data, 'blobs', String(f))).isFile()).length;
     const made = await sh('head -c 5000123 /dev/urandom > cf-big && cp cf-big cf-orig');

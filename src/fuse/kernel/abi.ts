@@ -46,6 +46,7 @@ export const Op = {
   FALLOCATE: 43,
   READDIRPLUS: 44,
   RENAME2: 45,
+  LSEEK: 46,
   COPY_FILE_RANGE: 47,
 } as const;
 

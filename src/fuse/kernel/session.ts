@@ -42,6 +42,8 @@ const O_TRUNC = 0o1000;
 const RENAME_NOREPLACE = 1;
 const EPROTO = 71;
 const ENOSYS = 38;
+const SEEK_DATA = 3;
+const SEEK_HOLE = 4;
 
 type Payload = Buffer[];
 
@@ -252,6 +254,23 @@ export class FuseSession {
           // buffered writes of every handle on the file are committed first (changeNode), in order
           await this.changeNode(h.nodeid, `fallocate ${offset}+${length}${what.length ? ` (${what.join(',')})` : ''}`, (tx, node) => tx.fallocate(node.ino, offset, length, flags));
           return [];
+        });
+      }
+      case Op.LSEEK: {
+        // the kernel asks only for SEEK_DATA (3) and SEEK_HOLE (4); it answers the others itself
+        const fh = Number(body.readBigUInt64LE(0));
+        const offset = Number(body.readBigInt64LE(8));
+        const whence = body.readUInt32LE(16);
+        return this.run(h, async () => {
+          const handle = this.handles.get(fh);
+          if (!handle) throw fsError('EBADF', 'bad file handle');
+          if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw fsError('EINVAL', `lseek whence ${whence}`);
+          await this.handles.flushIno(handle.ino); // buffered writes may fill holes
+          const view = await this.fs.view(handle.version);
+          const at = await view.seekDataOrHole(handle.ino, await view.mustInode(handle.ino), offset, whence === SEEK_DATA ? 'data' : 'hole');
+          const out = Buffer.alloc(8);
+          out.writeBigUInt64LE(BigInt(at));
+          return [out];
         });
       }
       case Op.COPY_FILE_RANGE: {
