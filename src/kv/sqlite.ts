@@ -35,6 +35,9 @@ export interface SqliteEngineOptions {
 
 type Row = [Buffer, Buffer];
 
+/** Range statements with a literal LIMIT kept per engine (see SqliteEngine.literalLimit). */
+const LITERAL_LIMITS = 16;
+
 /** The engine's statements, as a transaction uses them (inside the open SQLite transaction). */
 interface SqliteAccess {
   get(key: Buffer): Buffer | undefined;
@@ -107,6 +110,8 @@ export class SqliteEngine implements KvEngine {
   get defersCommit(): boolean {
     return this.commitDelayMs > 0;
   }
+  /** range statements by literal limit (negative: reverse); see literalLimit() */
+  private readonly literalLimits = new Map<number, Database.Statement>();
   /** the COMMIT timer of the open deferred transaction; null when none is open */
   private deferred: NodeJS.Timeout | null = null;
 
@@ -186,8 +191,25 @@ export class SqliteEngine implements KvEngine {
       return row ? [{ key: row[0], value: row[1] }] : [];
     }
     const limit = options.limit ?? -1; // SQLite: a negative LIMIT means no limit
-    const rows = (options.reverse ? this.stmt.rangeRev : this.stmt.rangeFwd).all(begin, end, limit) as Row[];
+    const literal = this.literalLimit(limit, options.reverse === true);
+    const rows = (literal ? literal.all(begin, end) : (options.reverse ? this.stmt.rangeRev : this.stmt.rangeFwd).all(begin, end, limit)) as Row[];
     return rows.map(([key, value]) => ({ key, value }));
+  }
+
+  /**
+   * Range statements with the limit written into the SQL, one per limit in use (the store scans
+   * 512 rows at a time), up to LITERAL_LIMITS of them: a bound LIMIT made a range read of a small
+   * directory ~25% slower (30 vs 24 µs, measured), as it did for the LIMIT 1 seeks.
+   */
+  private literalLimit(limit: number, reverse: boolean): Database.Statement | undefined {
+    if (limit <= 1 || !Number.isInteger(limit)) return undefined;
+    const key = reverse ? -limit : limit;
+    let stmt = this.literalLimits.get(key);
+    if (!stmt && this.literalLimits.size < LITERAL_LIMITS) {
+      stmt = this.db.prepare(`SELECT k, v FROM kv WHERE k >= ? AND k < ? ORDER BY k${reverse ? ' DESC' : ''} LIMIT ${limit}`).raw(true);
+      this.literalLimits.set(key, stmt);
+    }
+    return stmt;
   }
 
   async get(key: Buffer): Promise<Buffer | undefined> {
