@@ -438,10 +438,11 @@ export class FsTx extends FsView {
     const end = offset + length;
     if (end > MAX_FILE_SIZE) throw fsError('EFBIG', `file would exceed ${MAX_FILE_SIZE} bytes`);
     const oldSize = inode.size;
-    if (mode.punchHole || mode.zeroRange) await this.zeroRange(ino, offset, Math.min(end, oldSize));
+    const zeroes = (mode.punchHole === true || mode.zeroRange === true) && offset < oldSize;
+    if (zeroes) await this.zeroRange(ino, offset, Math.min(end, oldSize));
     const grows = !mode.keepSize && end > oldSize;
     if (grows) inode.size = end;
-    if (!grows && !mode.punchHole && !mode.zeroRange) return; // nothing changed
+    if (!grows && !zeroes) return; // nothing changed: no commit, times untouched (as ext4)
     this.stampChange(inode);
     this.put(ino, inode);
   }
