@@ -6,7 +6,7 @@ import { typeFromMode, type DirEntry, type FileType, type Inode, type Stat } fro
 import type { Version } from '../../store/version.js';
 import type { FsView } from '../../fs/view.js';
 import { toErrno } from '../errno.js';
-import type { HandleTable } from '../handles.js';
+import type { Handle, HandleTable } from '../handles.js';
 import {
   DT,
   FOPEN_CACHE_DIR,
@@ -204,8 +204,7 @@ export class FuseSession {
         const offset = Number(body.readBigUInt64LE(8));
         const size = body.readUInt32LE(16);
         return this.run(h, async () => {
-          const handle = this.handles.get(fh);
-          if (!handle) throw fsError('EBADF', 'bad file handle');
+          const handle = this.mustHandle(fh);
           await this.handles.flushIno(handle.ino);
           return [await this.fs.readIno(handle.ino, offset, size, handle.version)];
         });
@@ -217,8 +216,7 @@ export class FuseSession {
         const kill = (body.readUInt32LE(20) & WRITE_KILL_SUIDGID) !== 0;
         const data = Buffer.from(body.subarray(40, 40 + size)); // copied: the request buffer is reused
         return this.run(h, async () => {
-          const handle = this.handles.get(fh);
-          if (!handle) throw fsError('EBADF', 'bad file handle');
+          const handle = this.mustHandle(fh);
           if (handle.version) throw fsError('EROFS', 'read-only: a past version');
           if (kill) {
             // buffered with the write, in order: the writer's handle is writable
@@ -246,8 +244,7 @@ export class FuseSession {
         const length = Number(body.readBigUInt64LE(16));
         const mode = body.readUInt32LE(24);
         return this.run(h, async () => {
-          const handle = this.handles.get(fh);
-          if (!handle) throw fsError('EBADF', 'bad file handle');
+          const handle = this.mustHandle(fh);
           if (handle.version) throw fsError('EROFS', 'read-only: a past version');
           const flags = { keepSize: (mode & Falloc.KEEP_SIZE) !== 0, punchHole: (mode & Falloc.PUNCH_HOLE) !== 0, zeroRange: (mode & Falloc.ZERO_RANGE) !== 0 };
           const what = Object.entries(flags).filter(([, on]) => on).map(([flag]) => flag);
@@ -262,8 +259,7 @@ export class FuseSession {
         const offset = Number(body.readBigInt64LE(8));
         const whence = body.readUInt32LE(16);
         return this.run(h, async () => {
-          const handle = this.handles.get(fh);
-          if (!handle) throw fsError('EBADF', 'bad file handle');
+          const handle = this.mustHandle(fh);
           if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw fsError('EINVAL', `lseek whence ${whence}`);
           await this.handles.flushIno(handle.ino); // buffered writes may fill holes
           const view = await this.fs.view(handle.version);
@@ -281,9 +277,8 @@ export class FuseSession {
         const offOut = Number(body.readBigUInt64LE(32));
         const len = Number(body.readBigUInt64LE(40));
         return this.run(h, async () => {
-          const from = this.handles.get(fhIn);
-          const to = this.handles.get(fhOut);
-          if (!from || !to) throw fsError('EBADF', 'bad file handle');
+          const from = this.mustHandle(fhIn);
+          const to = this.mustHandle(fhOut);
           if (to.version) throw fsError('EROFS', 'read-only: a past version');
           // the source's buffered writes first (a past source has none); changeNode commits the destination's
           const view = from.version ? await this.fs.view(from.version) : null;
@@ -409,6 +404,13 @@ export class FuseSession {
   /** Attributes as this mount reports them: at head, with the buffered changes of open files. */
   private shown(stat: Stat, version: Version | undefined): Stat {
     return version ? stat : this.handles.overlay(stat);
+  }
+
+  /** The open file a request names (EBADF if it is not open). */
+  private mustHandle(fh: number): Handle {
+    const handle = this.handles.get(fh);
+    if (!handle) throw fsError('EBADF', 'bad file handle');
+    return handle;
   }
 
   private mustNode(id: number): Node {
