@@ -495,6 +495,10 @@ export class FsTx extends FsView {
       const blockStart = bi * BLOCK_SIZE;
       const a = Math.max(from, blockStart) - blockStart;
       const b = Math.min(to, blockStart + BLOCK_SIZE) - blockStart;
+      if (a === 0 && b === BLOCK_SIZE) {
+        this.batch.delete(blockKey(ino, bi)); // covered whole: no need to read it (a 1 MiB chunk)
+        continue;
+      }
       const old = await this.blockData(ino, bi);
       if (!old || a >= old.length) continue; // a hole, or past the stored bytes (those read as zeros)
       if (a === 0 && b >= old.length) {
