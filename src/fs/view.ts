@@ -193,7 +193,8 @@ export class FsView {
   async seekDataOrHole(ino: number, inode: Inode, offset: number, want: 'data' | 'hole'): Promise<number> {
     if (offset < 0 || offset >= inode.size) throw fsError('ENXIO', `offset ${offset} is not inside the file (size ${inode.size})`);
     let at = Math.floor(offset / BLOCK_SIZE);
-    const stored = await this.reader.list(blockPrefix(ino), at > 0 ? { after: blockKey(ino, at - 1) } : {});
+    // SEEK_DATA needs the first stored block only; SEEK_HOLE walks them until one is missing
+    const stored = await this.reader.list(blockPrefix(ino), { ...(at > 0 ? { after: blockKey(ino, at - 1) } : {}), ...(want === 'data' ? { limit: 1 } : {}) });
     for (const e of stored) {
       const index = e.key[2] as number;
       if (want === 'data') return Math.max(offset, index * BLOCK_SIZE);
