@@ -112,8 +112,6 @@ class ConflictSignal extends Error {}
  */
 export class Namespace {
   private readonly mutex = new Mutex();
-  private headKeyCache: Buffer | undefined;
-  private watermarkKeyCache: Buffer | undefined;
   private headState: HeadState | null = null;
   /** commits waiting for the next group (see drain) */
   private readonly queue: QueuedCommit[] = [];
@@ -147,8 +145,8 @@ export class Namespace {
 
   /** The head and watermark from the namespace's meta rows (shared by the async and sync paths). */
   parseMeta(rows: ReadonlyArray<{ key: Buffer; value: Buffer }>): Meta {
-    const head = (this.headKeyCache ??= headKey(this.id));
-    const wm = (this.watermarkKeyCache ??= watermarkKey(this.id));
+    const head = headKey(this.id);
+    const wm = watermarkKey(this.id);
     const meta: Meta = { headRaw: undefined, head: null, headTimeMicros: 0n, watermark: null };
     for (const row of rows) {
       if (row.key.equals(head)) {
