@@ -9,6 +9,9 @@ import { fsError } from './errors.js';
  * path is then read at that version — `/docs@V/a.md` and `/docs/a.md@V` both mean "the file at
  * /docs/a.md as it was at V" — and it is read-only. At most one selector per path.
  *
+ * A selector on `.` or on nothing selects the directory it stands in: `/@V` and `/.@V` are the root
+ * at V (the only way to name the root's past), `/docs/@V` is `/docs@V`.
+ *
  * Shadowing rule: a name ending in `@` + 20 hex digits or `@` + an RFC 3339 timestamp is *reserved*
  * for selectors. Such a file cannot be created (EROFS) and is never looked up literally. Every other
  * name containing `@` (`user@host.txt`, `a@b@c`, `x@123`) is an ordinary name.
@@ -34,10 +37,10 @@ export interface ParsedPath {
 const HEX20 = /^[0-9a-fA-F]{20}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
-/** Splits `name@suffix` when the suffix is a version or timestamp; null for ordinary names. */
+/** Splits `name@suffix` when the suffix is a version or timestamp; null for ordinary names. `name` may be '' or '.' (the directory itself). */
 export function splitSelector(component: string): { name: string; selector: Selector } | null {
   const at = component.lastIndexOf('@');
-  if (at <= 0) return null;
+  if (at < 0) return null;
   const name = component.slice(0, at);
   const text = component.slice(at + 1);
   if (HEX20.test(text)) return { name, selector: { kind: 'version', version: parseVersion(text), text } };
@@ -67,6 +70,11 @@ export function parsePath(input: string): ParsedPath {
       if (selector) throw fsError('EINVAL', `only one @version or @timestamp per path (got '@${selector.text}' and '@${split.selector.text}')`, input);
       selector = split.selector;
       name = split.name;
+      if (name === '' || name === '.') continue; // the directory named so far, at that version
+      if (name === '..') {
+        names.pop();
+        continue;
+      }
     }
     if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw fsError('ENAMETOOLONG', `name longer than ${MAX_NAME_BYTES} bytes`, input);
     names.push(name);

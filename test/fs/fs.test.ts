@@ -321,6 +321,12 @@ describe('time travel', () => {
     const past = await fs.readdir(`/artifacts@${new Date(clock.now - 1).toISOString()}`);
     expect(past.entries.map((e) => e.name)).toEqual(['doc.md', 'other.md']); // plain names
     expect((await fs.stat(`/artifacts/doc.md@${v1.toUpperCase()}`)).size).toBe(11);
+    // a selector on `.` or on nothing is the directory it stands in: the only way to name the root's past
+    await fs.rm('/artifacts', { recursive: true });
+    for (const root of [`/@${v1}`, `/.@${v1}`, `@${v1}`, `/artifacts/..@${v1}`]) expect((await fs.readdir(root)).entries.map((e) => e.name), root).toEqual(['artifacts']);
+    expect(text(await fs.readFile(`/artifacts/@${v1}/doc.md`))).toBe('first draft');
+    expect(text(await fs.readFile(`/artifacts/.@${t1}/doc.md`))).toBe('first draft');
+    expect(await fs.exists('/artifacts')).toBe(false);
   });
 
   it('refuses every write through a versioned path with EROFS and changes nothing', async () => {
@@ -346,6 +352,10 @@ describe('time travel', () => {
       fs.symlink('/f', `/s@${v}`),
       fs.link('/f', `/l@${v}`),
       fs.writeFile(`/x@2026-01-01T00:00:00Z`, 'reserved name'),
+      fs.writeFile(`/@${v}/new`, 'n'),
+      fs.mkdir(`/@${v}`),
+      fs.rm(`/.@${v}`, { recursive: true }),
+      fs.copy('/f', `/d/@${v}`),
     ];
     for (const a of attempts) expect(await errno(a)).toBe('EROFS');
     expect(await fs.head()).toBe(head);

@@ -133,7 +133,10 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     // parent exists now: proj@V/… once proj is gone, file@V beside a living file
     const past = await sh(`ls proj@${v}/docs | wc -l; cat proj@${v}/docs/d7.md; printf 'changed' > src/a.txt; cat src/a.txt@${v}`);
     expect(past.out, past.err).toBe('40\ndoc 7\nhello\nmore\n');
-    for (const cmd of [`touch proj@${v}/x`, `rm proj@${v}/blob`, `mv proj@${v}/blob y`, `echo x > proj@${v}/docs/d1.md`, `mkdir proj@${v}/new`, `chmod 600 proj@${v}/blob`]) {
+    // the root's past: @V (or .@V) in any directory is that directory at V
+    const root = await sh(`ls @${v} | grep -x proj; ls .@${v}/proj/docs | wc -l; cat src/.@${v}/a.txt`);
+    expect(root.out, root.err).toBe('proj\n40\nhello\nmore\n');
+    for (const cmd of [`touch @${v}/x`, `rm -rf @${v}/proj`, `touch proj@${v}/x`, `rm proj@${v}/blob`, `mv proj@${v}/blob y`, `echo x > proj@${v}/docs/d1.md`, `mkdir proj@${v}/new`, `chmod 600 proj@${v}/blob`]) {
       const r = await sh(cmd);
       expect(r.code, cmd).not.toBe(0);
       expect(r.err, cmd).toMatch(/Read-only file system/);
