@@ -58,6 +58,13 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // A reader that stops early (`timefs log | head`) closes our stdout. Unix tools die of SIGPIPE
+  // there; Node ignores that signal and raised an unhandled EPIPE with a stack trace instead.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    process.stderr.write(`timefs: writing the output failed: ${err.message}\n`);
+    process.exit(74); // EX_IOERR
+  });
   // `timefs --version` prints the version; handled here, not with commander's .version(), because
   // that would also swallow the subcommands' own --version <v> (sql, agent transcript)
   const withValue = new Set(['--data', '-a', '--agent', '--engine', '--blobs', '--s3-endpoint']);

@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cliBuilt, timefs } from '../helpers/cli.js';
+import { CLI, cliBuilt, timefs } from '../helpers/cli.js';
 import { requirement } from '../helpers/require.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -29,6 +30,9 @@ describe.runIf(built.run)('timefs CLI', () => {
     expect(cat.stderr).toBe('timefs: ENOENT: no such file or directory: /artifacts/doc.md\n');
     expect(ok(['cat', `/artifacts/doc.md@${v1}`])).toBe('the doc\n');
     expect(ok(['ls', `/artifacts@${v1}`])).toBe('doc.md\n');
+    // the root's past: `/@V` (or `/.@V`); a selector on `.` is the directory it stands in
+    expect(ok(['ls', `/@${v1}`])).toBe('artifacts\n');
+    expect(ok(['ls', `/artifacts/.@${v1}`])).toBe('doc.md\n');
     ok(['cp', `/artifacts/doc.md@${v1}`, '/artifacts/doc.md']);
     expect(ok(['cat', '/artifacts/doc.md'])).toBe('the doc\n');
     const history = ok(['history', '/artifacts/doc.md']).trim().split('\n');
@@ -77,6 +81,7 @@ describe.runIf(built.run)('timefs CLI', () => {
   it('fails with one clear line and a non-zero exit for bad input', () => {
     const data = tempDir('cli-err');
     timefs(data, ['mkdir', '/d']);
+    const v = timefs(data, ['version-at', 'now']).stdout.trim();
     const cases: Array<[string[], RegExp]> = [
       [['cat', '/d'], /^timefs: EISDIR: \/d is a directory \(use ls\)\n$/],
       [['cat', '/d@zzzz'], /^timefs: ENOENT: no such file or directory: \/d@zzzz\n$/],
@@ -89,6 +94,9 @@ describe.runIf(built.run)('timefs CLI', () => {
       [['put', '/no/such/local/file', '/x'], /^timefs: ENOENT: no such file or directory, open '\/no\/such\/local\/file'\n$/],
       [['agents', 'delete', 'default'], /add --yes to confirm/],
       [['log', '-n', 'x'], /--limit must be a positive integer/],
+      // a past directory as the destination is refused, not replaced by the same directory at head
+      [['cp', '-r', '/d', `/d@${v}`], /^timefs: EROFS: read-only: '\/d@[0-9a-f]{20}' names a past version/],
+      [['mv', '/d', `/@${v}`], /^timefs: EROFS: read-only: /],
     ];
     for (const [args, re] of cases) {
       const r = timefs(data, args, '');
@@ -97,6 +105,14 @@ describe.runIf(built.run)('timefs CLI', () => {
       expect(r.stderr).not.toMatch(/at .*\.js:\d+/); // no stack traces
     }
     expect(timefs(data, ['ls', '/']).stdout).toBe('d\n'); // nothing changed
+  });
+
+  it('stops quietly when the reader of its output goes away (timefs cat | head -c 5)', () => {
+    const data = tempDir('cli-pipe');
+    timefs(data, ['put', '-', '/big.txt'], 'line of text\n'.repeat(100_000)); // 1.3 MB: more than a pipe holds
+    const r = spawnSync('bash', ['-c', `node ${CLI} --data ${data} cat /big.txt | head -c 5; echo " exit \${PIPESTATUS[0]}"`], { encoding: 'utf8' });
+    expect(r.stdout).toBe('line  exit 0\n');
+    expect(r.stderr).toBe('');
   });
 
   it('manages agents, each with its own isolated tree', () => {

@@ -1,5 +1,6 @@
 import fsp from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError } from '../../fs/errors.js';
 import { baseName, parsePath } from '../../fs/path.js';
 import { action } from '../context.js';
@@ -128,10 +129,7 @@ export function registerFileCommands(program: Command): void {
     .action(
       action(async (ctx, src: string, dst: string) => {
         const fs = await ctx.fs();
-        // POSIX mv: into an existing directory means dir/basename(src)
-        const d = parsePath(dst).path;
-        const s0 = parsePath(src).path;
-        const target = d !== s0 && (await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir' ? `${d}/${baseName(s0)}` : dst;
+        const target = await intoDirectory(fs, src, dst);
         const version = await fs.rename(src, target);
         ctx.print(`moved ${parsePath(src).path} -> ${parsePath(target).path} at version ${version}`);
       }),
@@ -148,8 +146,7 @@ export function registerFileCommands(program: Command): void {
         const fs = await ctx.fs();
         const st = await fs.lstat(src);
         if (st.type === 'dir' && !opts.recursive) throw new FsError('EISDIR', `EISDIR: ${src} is a directory (use cp -r)`);
-        let target = dst;
-        if ((await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir') target = `${parsePath(dst).path}/${baseName(parsePath(src).path)}`;
+        const target = await intoDirectory(fs, src, dst);
         const res = await fs.copy(src, target);
         ctx.print(`copied ${src} -> ${parsePath(target).path} (${res.files} files, ${humanBytes(res.bytes)}, content shared) at version ${res.version}`);
       }),
@@ -178,4 +175,16 @@ export function registerFileCommands(program: Command): void {
         );
       }),
     );
+}
+
+/**
+ * POSIX cp/mv: a destination that is an existing directory means dir/basename(src). A destination
+ * carrying @version is left as it is, so the write is refused (EROFS) — never redirected to the
+ * same directory at head.
+ */
+async function intoDirectory(fs: AgentFs, src: string, dst: string): Promise<string> {
+  const d = parsePath(dst);
+  const s = parsePath(src).path;
+  if (d.selector || d.path === s) return dst;
+  return (await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir' ? `${d.path === '/' ? '' : d.path}/${baseName(s)}` : dst;
 }
