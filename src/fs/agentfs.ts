@@ -191,7 +191,7 @@ export class AgentFs implements TxHost {
   async stat(path: string, options: { follow?: boolean; version?: Version } = {}): Promise<Stat> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, options.version);
-      const r = await view.resolve(parsed.names, options.follow ?? true, path);
+      const r = await view.resolvePath(parsed, options.follow ?? true, path);
       return view.statOf(r.ino, r.inode);
     }, path);
   }
@@ -214,7 +214,7 @@ export class AgentFs implements TxHost {
   async readdir(path: string, version?: Version): Promise<{ entries: DirEntry[]; version: Version }> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, true, path);
+      const r = await view.resolvePath(parsed, true, path);
       return { entries: await view.readdir(r.ino, path), version: view.version };
     }, path);
   }
@@ -223,7 +223,7 @@ export class AgentFs implements TxHost {
   async readdirPlus(path: string, version?: Version): Promise<{ entries: Array<DirEntry & { stat: Stat }>; version: Version }> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, true, path);
+      const r = await view.resolvePath(parsed, true, path);
       const entries = await view.readdir(r.ino, path);
       const inodes = await view.inodesOf(entries.map((e) => e.ino));
       const out = await Promise.all(entries.map(async (e) => ({ ...e, stat: view.statOf(e.ino, inodes.get(e.ino) ?? (await view.mustInode(e.ino))) })));
@@ -234,7 +234,7 @@ export class AgentFs implements TxHost {
   async read(path: string, offset: number, length: number, version?: Version): Promise<Buffer> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, true, path);
+      const r = await view.resolvePath(parsed, true, path);
       if (r.inode.type === 'dir') throw fsError('EISDIR', `is a directory: ${parsed.path}`, path);
       return view.readContent(r.ino, r.inode, offset, length);
     }, path);
@@ -252,7 +252,7 @@ export class AgentFs implements TxHost {
   async readChunks(path: string, version?: Version): Promise<{ stat: Stat; chunks: AsyncGenerator<Buffer> }> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, true, path);
+      const r = await view.resolvePath(parsed, true, path);
       if (r.inode.type === 'dir') throw fsError('EISDIR', `is a directory: ${parsed.path}`, path);
       return { stat: view.statOf(r.ino, r.inode), chunks: view.readPieces(r.ino, r.inode) };
     }, path);
@@ -265,7 +265,7 @@ export class AgentFs implements TxHost {
   async readlink(path: string, version?: Version): Promise<string> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, false, path);
+      const r = await view.resolvePath(parsed, false, path);
       if (r.inode.type !== 'symlink') throw fsError('EINVAL', `not a symbolic link: ${parsed.path}`, path);
       return r.inode.target ?? '';
     }, path);
@@ -274,7 +274,7 @@ export class AgentFs implements TxHost {
   async getxattr(path: string, name: string, version?: Version): Promise<Buffer> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, true, path);
+      const r = await view.resolvePath(parsed, true, path);
       const v = await view.getxattr(r.ino, name, r.inode);
       if (!v) throw fsError('ENODATA', `no xattr ${name} on ${parsed.path}`, path);
       return v;
@@ -284,7 +284,7 @@ export class AgentFs implements TxHost {
   async listxattr(path: string, version?: Version): Promise<string[]> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
-      const r = await view.resolve(parsed.names, true, path);
+      const r = await view.resolvePath(parsed, true, path);
       return view.listxattr(r.ino, r.inode);
     }, path);
   }
@@ -361,7 +361,7 @@ export class AgentFs implements TxHost {
     return (
       await this.transaction(`truncate ${path} to ${size}`, async (tx) => {
         const parsed = tx.writable(path);
-        const r = await tx.resolve(parsed.names, true, path);
+        const r = await tx.resolvePath(parsed, true, path);
         await tx.truncateIno(r.ino, size);
       })
     ).version;
@@ -383,7 +383,7 @@ export class AgentFs implements TxHost {
         await this.transaction(`${options.recursive ? 'rm -r' : 'rm'} ${path}`, async (tx) => {
           const parsed = tx.writable(path);
           if (parsed.names.length === 0) throw fsError('EBUSY', 'cannot remove the root directory', path);
-          const r = await tx.resolve(parsed.names, false, path);
+          const r = await tx.resolvePath(parsed, false, path);
           if (r.inode.type === 'dir' && !options.recursive) {
             if (options.dir) return tx.rmdir(path);
             throw fsError('EISDIR', `is a directory: ${parsed.path} (delete it recursively to remove its contents)`, path);
@@ -428,7 +428,7 @@ export class AgentFs implements TxHost {
     return (
       await this.transaction(`setattr ${path} (${what})`, async (tx) => {
         const parsed = tx.writable(path);
-        const r = await tx.resolve(parsed.names, options.follow ?? true, path);
+        const r = await tx.resolvePath(parsed, options.follow ?? true, path);
         await tx.setattr(r.ino, attr);
       })
     ).version;
@@ -450,7 +450,7 @@ export class AgentFs implements TxHost {
     return (
       await this.transaction(`setxattr ${path} ${name}`, async (tx) => {
         const parsed = tx.writable(path);
-        const r = await tx.resolve(parsed.names, true, path);
+        const r = await tx.resolvePath(parsed, true, path);
         await tx.setxattr(r.ino, name, value, flags);
       })
     ).version;
@@ -460,7 +460,7 @@ export class AgentFs implements TxHost {
     return (
       await this.transaction(`removexattr ${path} ${name}`, async (tx) => {
         const parsed = tx.writable(path);
-        const r = await tx.resolve(parsed.names, true, path);
+        const r = await tx.resolvePath(parsed, true, path);
         await tx.removexattr(r.ino, name);
       })
     ).version;

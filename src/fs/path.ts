@@ -32,6 +32,11 @@ export interface ParsedPath {
   selector: Selector | null;
   /** The normalized path without selectors, e.g. '/docs/a.md' ('/' for the root). */
   path: string;
+  /**
+   * The path ends in '/' (or '/.', or a selector standing for its directory: `/docs/@V`), so it
+   * must name a directory, as in POSIX: `put f /dir/` never creates a file named `dir`.
+   */
+  dirOnly: boolean;
 }
 
 const HEX20 = /^[0-9a-fA-F]{20}$/;
@@ -58,7 +63,10 @@ export function parsePath(input: string): ParsedPath {
   if (Buffer.byteLength(input) > MAX_PATH_BYTES) throw fsError('ENAMETOOLONG', `path longer than ${MAX_PATH_BYTES} bytes`, input.slice(0, 80));
   const names: string[] = [];
   let selector: Selector | null = null;
+  // whether the last component seen stands for a directory ('', '.', '..', `.@V`) rather than naming an entry
+  let dirOnly = false;
   for (const raw of input.split('/')) {
+    dirOnly = true;
     if (raw === '' || raw === '.') continue;
     if (raw === '..') {
       names.pop();
@@ -78,8 +86,9 @@ export function parsePath(input: string): ParsedPath {
     }
     if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw fsError('ENAMETOOLONG', `name longer than ${MAX_NAME_BYTES} bytes`, input);
     names.push(name);
+    dirOnly = false;
   }
-  return { names, selector, path: `/${names.join('/')}` };
+  return { names, selector, path: `/${names.join('/')}`, dirOnly: dirOnly && names.length > 0 };
 }
 
 /** Checks a single new entry name (create, mkdir, rename target…). */

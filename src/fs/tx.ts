@@ -178,7 +178,9 @@ export class FsTx extends FsView {
     path: string,
     spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
   ): Promise<{ ino: number; inode: Inode }> {
-    return this.createIn(await this.parentFor(this.writable(path)), spec);
+    const parsed = this.writable(path);
+    if (spec.type !== 'dir') notDirOnly(parsed, path);
+    return this.createIn(await this.parentFor(parsed), spec);
   }
 
   /** Creates a node in a slot; EEXIST when the name is taken. */
@@ -244,7 +246,7 @@ export class FsTx extends FsView {
   }
 
   async symlink(target: string, path: string): Promise<number> {
-    return (await this.symlinkIn(await this.parentFor(this.writable(path)), target)).ino;
+    return (await this.symlinkIn(await this.parentFor(notDirOnly(this.writable(path), path)), target)).ino;
   }
 
   async symlinkIn(at: Slot, target: string): Promise<{ ino: number; inode: Inode }> {
@@ -255,8 +257,8 @@ export class FsTx extends FsView {
 
   async link(existingPath: string, newPath: string): Promise<void> {
     const src = this.writable(existingPath);
-    const target = await this.resolve(src.names, false, src.path);
-    await this.linkIn(target.ino, await this.parentFor(this.writable(newPath)), src.path);
+    const target = await this.resolvePath(src, false, src.path);
+    await this.linkIn(target.ino, await this.parentFor(notDirOnly(this.writable(newPath), newPath)), src.path);
   }
 
   /** Adds a name for inode `ino` (not a directory) in a slot; returns the inode as changed. */
@@ -281,9 +283,10 @@ export class FsTx extends FsView {
     const parsed = this.writable(path);
     let existing;
     try {
-      existing = await this.resolve(parsed.names, true, parsed.path);
+      existing = await this.resolvePath(parsed, true, path);
     } catch (err) {
       if ((err as { code?: string }).code !== 'ENOENT' || !options.create) throw err;
+      notDirOnly(parsed, path);
     }
     if (existing) {
       if (options.exclusive) throw fsError('EEXIST', `file exists: ${parsed.path}`, parsed.path);
@@ -574,7 +577,7 @@ export class FsTx extends FsView {
   }
 
   async unlink(path: string): Promise<void> {
-    return this.unlinkIn(await this.parentFor(this.writable(path)));
+    return this.unlinkIn(await this.parentFor(notDirOnly(this.writable(path), path)));
   }
 
   async unlinkIn(at: Slot): Promise<void> {
@@ -613,6 +616,7 @@ export class FsTx extends FsView {
   async remove(path: string, recursive: boolean): Promise<void> {
     const parsed = this.writable(path);
     if (parsed.names.length === 0) throw fsError('EBUSY', 'cannot remove the root directory', '/');
+    if (parsed.dirOnly) await this.resolvePath(parsed, true, path);
     const target = await this.resolve(parsed.names, false, parsed.path);
     if (target.inode.type !== 'dir') return this.unlink(parsed.path);
     if (recursive) await this.emptyDir(target.ino, parsed.path);
@@ -642,6 +646,10 @@ export class FsTx extends FsView {
     const src = this.writable(srcPath);
     const dst = this.writable(dstPath);
     if (src.names.length === 0 || dst.names.length === 0) throw fsError('EBUSY', 'cannot rename the root directory', '/');
+    // a trailing '/' on either side: only a directory may move (rename(2) gives ENOTDIR)
+    if ((src.dirOnly || dst.dirOnly) && (await this.resolve(src.names, false, srcPath)).inode.type !== 'dir') {
+      throw fsError('ENOTDIR', `not a directory: ${src.path} (${src.dirOnly ? srcPath : dstPath} ends in '/')`, src.dirOnly ? srcPath : dstPath);
+    }
     await this.renameIn(await this.parentFor(src), await this.parentFor(dst), options);
   }
 
@@ -702,7 +710,8 @@ export class FsTx extends FsView {
   async copyFrom(from: FsView, srcPath: string, dstPath: string): Promise<{ files: number; dirs: number; bytes: number }> {
     const src = parsePath(srcPath);
     const dst = this.writable(dstPath);
-    const source = await from.resolve(src.names, false, srcPath);
+    const source = src.dirOnly ? await from.resolvePath(src, false, srcPath) : await from.resolve(src.names, false, srcPath);
+    if (source.inode.type !== 'dir') notDirOnly(dst, dstPath);
     const { parentIno, parent, name } = await this.parentFor(dst);
     const existing = await this.lookup(parentIno, name);
     if (existing) {
@@ -772,3 +781,9 @@ export class FsTx extends FsView {
 const ZEROS = Buffer.alloc(BLOCK_SIZE);
 /** memcmp against a zero block: far faster than a byte loop in JS. */
 const isZero = (buf: Buffer): boolean => buf.length <= BLOCK_SIZE && ZEROS.subarray(0, buf.length).equals(buf);
+
+/** Refuses a path ending in '/' where a non-directory is to be named (POSIX: ENOTDIR). */
+function notDirOnly(parsed: ParsedPath, path: string): ParsedPath {
+  if (parsed.dirOnly) throw fsError('ENOTDIR', `not a directory: '${path}' ends in '/', so it must name a directory (to put a file in ${parsed.path}, give its name: ${parsed.path}/NAME)`, path);
+  return parsed;
+}

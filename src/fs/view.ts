@@ -2,6 +2,7 @@ import { BlobRef, type KeyReader, type LogicalKey, type Store, type Version } fr
 import { blockKey, blockPrefix, decodeDirent, decodeInode, direntKey, direntPrefix, inodeKey, xattrKey, xattrPrefix } from './codec.js';
 import { fsError } from './errors.js';
 import { BLOCK_SIZE, ROOT_INO, TYPE_BITS, type DirEntry, type Inode, type Stat } from './types.js';
+import type { ParsedPath } from './path.js';
 
 const MAX_SYMLINK_HOPS = 40;
 
@@ -84,6 +85,16 @@ export class FsView {
    * when `followLast`. ENOENT for a missing component, ENOTDIR when a middle one is no directory,
    * ELOOP after 40 symlinks.
    */
+  /**
+   * resolve() for a parsed path: one ending in '/' must name a directory (a final symlink is then
+   * followed, as POSIX does for `link/`), else ENOTDIR.
+   */
+  async resolvePath(parsed: ParsedPath, followLast = true, displayPath?: string): Promise<Resolved> {
+    const r = await this.resolve(parsed.names, followLast || parsed.dirOnly, displayPath);
+    if (parsed.dirOnly && r.inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${r.path} (the path ends in '/')`, displayPath ?? r.path);
+    return r;
+  }
+
   async resolve(names: readonly string[], followLast = true, displayPath?: string): Promise<Resolved> {
     let queue = [...names];
     let hops = 0;

@@ -46,6 +46,13 @@ describe.runIf(built.run)('timefs CLI', () => {
     const va = ok(['version-at', 'now']).trim();
     expect(va).toMatch(/^[0-9a-f]{16}ffff$/);
     expect(JSON.parse(ok(['--json', 'stat', '/artifacts/doc.md'])).size).toBe(8);
+    // put into a directory keeps the local name (like cp/scp); a trailing '/' never makes a file
+    const local = path.join(tempDir('cli-local'), 'notes.md');
+    fs.writeFileSync(local, 'notes\n');
+    expect(ok(['put', local, '/artifacts/'])).toMatch(/^wrote \/artifacts\/notes\.md \(6 B\) at version [0-9a-f]{20}\n$/);
+    expect(ok(['put', local, '/artifacts'])).toMatch(/^wrote \/artifacts\/notes\.md /);
+    expect(timefs(data, ['put', local, '/nodir/']).stderr).toMatch(/^timefs: ENOTDIR: not a directory: '\/nodir\/' ends in '\/'/);
+    expect(ok(['mv', '/artifacts/notes.md', '/artifacts/notes.md'])).toMatch(/\(nothing changed: no new version\)\n$/);
   });
 
   it('imports a tree, and exports it back byte for byte from before an rm -r', () => {

@@ -1,4 +1,5 @@
 import fsp from 'node:fs/promises';
+import nodePath from 'node:path';
 import type { Command } from 'commander';
 import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError } from '../../fs/errors.js';
@@ -69,8 +70,10 @@ export function registerFileCommands(program: Command): void {
         const fs = await ctx.fs();
         const data = local === '-' ? await readStdin() : await fsp.readFile(local);
         const mode = local === '-' ? 0o644 : (await fsp.stat(local)).mode & 0o7777;
-        const version = await fs.writeFile(path, data, { mode, ...(opts.parents ? { parents: true } : {}) });
-        ctx.print(`wrote ${parsePath(path).path} (${humanBytes(data.length)}) at version ${version}`);
+        // like cp and scp: into an existing directory (`put notes.md /docs/`) keeps the local name
+        const target = local !== '-' && (await isDirectory(fs, path)) ? `${parsePath(path).path.replace(/\/$/, '')}/${nodePath.basename(local)}` : path;
+        const version = await fs.writeFile(target, data, { mode, ...(opts.parents ? { parents: true } : {}) });
+        ctx.print(`wrote ${parsePath(target).path} (${humanBytes(data.length)}) ${atVersion(version)}`);
       }),
     );
 
@@ -131,7 +134,7 @@ export function registerFileCommands(program: Command): void {
         const fs = await ctx.fs();
         const target = await intoDirectory(fs, src, dst);
         const version = await fs.rename(src, target);
-        ctx.print(`moved ${parsePath(src).path} -> ${parsePath(target).path} at version ${version}`);
+        ctx.print(`moved ${parsePath(src).path} -> ${parsePath(target).path} ${atVersion(version)}`);
       }),
     );
 
@@ -148,7 +151,7 @@ export function registerFileCommands(program: Command): void {
         if (st.type === 'dir' && !opts.recursive) throw new FsError('EISDIR', `EISDIR: ${src} is a directory (use cp -r)`);
         const target = await intoDirectory(fs, src, dst);
         const res = await fs.copy(src, target);
-        ctx.print(`copied ${src} -> ${parsePath(target).path} (${res.files} files, ${humanBytes(res.bytes)}, content shared) at version ${res.version}`);
+        ctx.print(`copied ${src} -> ${parsePath(target).path} (${res.files} files, ${humanBytes(res.bytes)}, content shared) ${atVersion(res.version)}`);
       }),
     );
 
@@ -182,9 +185,18 @@ export function registerFileCommands(program: Command): void {
  * carrying @version is left as it is, so the write is refused (EROFS) — never redirected to the
  * same directory at head.
  */
+/** True when `path` (at head) is an existing directory; a versioned path is never written into. */
+async function isDirectory(fs: AgentFs, path: string): Promise<boolean> {
+  if (parsePath(path).selector) return false;
+  return (await fs.exists(path)) && (await fs.stat(path)).type === 'dir';
+}
+
 async function intoDirectory(fs: AgentFs, src: string, dst: string): Promise<string> {
   const d = parsePath(dst);
   const s = parsePath(src).path;
   if (d.selector || d.path === s) return dst;
   return (await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir' ? `${d.path === '/' ? '' : d.path}/${baseName(s)}` : dst;
 }
+
+/** "at version V", or what a commit that changed nothing (mv a a, a write of the same bytes…) means. */
+const atVersion = (version: string | null): string => (version ? `at version ${version}` : '(nothing changed: no new version)');
