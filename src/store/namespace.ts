@@ -72,6 +72,8 @@ const MAX_CONFLICT_RETRIES = 50;
 /** Most commits written in one kv transaction by a group commit. */
 const GROUP_MAX = 64;
 /** A namespace that committed within this many ms is busy: its next commit waits to be grouped. */
+/** versionAt(): how far past this process's clock a time may be and still mean "now" (ms). */
+const FUTURE_TIME_SLACK_MS = 60_000;
 const GROUP_WINDOW_MS = 2;
 /** A commit's log record names at most this many of its paths (LogRecord.paths). */
 export const MAX_LOGGED_PATHS = 256;
@@ -450,6 +452,16 @@ export class Namespace {
    * commit times microsecond precision, so `when` covers its whole millisecond.
    */
   async versionAt(when: Date): Promise<Version> {
+    // A time to come has no settled state, as a version past the head has none: answering the
+    // head would let "next week" (or a year typo) pass for a real moment. A little slack for
+    // clocks that run ahead of ours.
+    const now = this.host.clock();
+    if (when.getTime() > now + FUTURE_TIME_SLACK_MS) {
+      throw new StoreError(
+        'FUTURE_VERSION',
+        `${when.toISOString()} is in the future (now is ${new Date(now).toISOString()}): the newest version of '${this.name}' is ${readVersionOf(await this.head())}`,
+      );
+    }
     const micros = BigInt(when.getTime()) * 1000n;
     const prefix = timePrefix(this.id);
     const rows = await this.kv.getRange(prefix, Buffer.concat([prefix, timeBytes(micros + 1000n)]), { reverse: true, limit: 1 });

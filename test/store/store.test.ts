@@ -149,7 +149,11 @@ describe('commit log and time index', () => {
     // the time index: exactly at, between, after
     expect(await ns.versionAt(new Date(t0 + 1000))).toBe(readVersionOf(v1));
     expect(await ns.versionAt(new Date(clock.now - 1))).toBe(readVersionOf(v1));
-    expect(await ns.versionAt(new Date(clock.now + 10_000))).toBe(readVersionOf(v2));
+    expect(await ns.versionAt(new Date(clock.now + 10_000))).toBe(readVersionOf(v2)); // within the slack for clocks ahead
+    // a time to come has no settled state: refused like a version past the head, naming the newest
+    const future = await ns.versionAt(new Date(clock.now + 7 * 86_400_000)).catch((e: StoreError) => e);
+    expect((future as StoreError).code).toBe('FUTURE_VERSION');
+    expect((future as StoreError).message).toBe(`2026-11-30T12:00:01.000Z is in the future (now is 2026-11-23T12:00:01.000Z): the newest version of 'agent' is ${readVersionOf(v2)}`);
     const before = await ns.versionAt(new Date(t0 - 1)).catch((e: StoreError) => e);
     expect((before as StoreError).code).toBe('NO_VERSION_AT_TIME');
     expect((before as StoreError).message).toMatch(/oldest readable commit is at 2026-11-20T12:00:00.000Z/);
