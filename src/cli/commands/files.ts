@@ -98,13 +98,16 @@ export function registerFileCommands(program: Command): void {
 
   program
     .command('mkdir')
-    .description('create a directory')
-    .argument('<path>')
+    .description('create directories')
+    .argument('<paths...>')
     .option('-p, --parents', 'create parents as needed; no error if it exists')
     .action(
-      action(async (ctx, path: string, opts: { parents?: boolean }) => {
-        const version = await (await ctx.fs()).mkdir(path, { recursive: opts.parents ?? false });
-        ctx.print(version ? `created ${parsePath(path).path} at version ${version}` : `${parsePath(path).path} exists`);
+      action(async (ctx, paths: string[], opts: { parents?: boolean }) => {
+        const fs = await ctx.fs();
+        for (const path of paths) {
+          const version = await fs.mkdir(path, { recursive: opts.parents ?? false });
+          ctx.print(version ? `created ${parsePath(path).path} at version ${version}` : `${parsePath(path).path} exists`);
+        }
       }),
     );
 
