@@ -31,3 +31,21 @@ export function openAgentDb(store: Store, agent: string, db: string, options: Op
 }
 
 export type { Version };
+
+/**
+ * The newest commit of any of the agent's databases at or before `when`, or null when none had
+ * committed by then. Each namespace's time index knows only its own commits; see
+ * apps/version-at.ts for why a moment's version must take these into account.
+ */
+export async function newestDatabaseVersionAt(store: Store, agent: string, when: Date): Promise<Version | null> {
+  let newest: Version | null = null;
+  for (const db of await listDatabases(store, agent)) {
+    try {
+      const v = (await (await store.namespace(dbNamespace(agent, db))).versionAt(when)) as Version;
+      if (newest === null || v > newest) newest = v;
+    } catch {
+      // no commit of this database by then, or expired: it adds nothing to the moment
+    }
+  }
+  return newest;
+}

@@ -40,6 +40,15 @@ describe('apps: agent-deployed web apps served by timefs', () => {
       { id: 1, name: 'run', checkins: 0 },
       { id: 2, name: 'read', checkins: 1 },
     ]);
+    // a moment's version (GetVersionAtTimestamp) names the app's data at that moment too, although
+    // the files' last commit (the deploy) is older than the database's
+    const now = (await runTool(fs, 'GetVersionAtTimestamp', { timestamp: 'now' })).text.split('\n')[0]!;
+    expect(await (await fetch(`${srv.url}/apps/builder/habits@${now}/api/habits`)).json()).toEqual([
+      { id: 1, name: 'run', checkins: 0 },
+      { id: 2, name: 'read', checkins: 1 },
+    ]);
+    expect((await runTool(fs, 'Sql', { db: 'habits', sql: 'SELECT count(*) AS n FROM checkins', version: now })).text).toBe(`n\n1\n[1 row (at version ${now})]`);
+    expect((await runTool(fs, 'Read', { path: '/apps/habits/app.json', version: now })).text).toContain('habits');
     // the past: ?version= redirects to the @version base, which serves code and data as they were
     const redirect = await fetch(`${base}/?version=${version1}`, { redirect: 'manual' });
     expect(redirect.status).toBe(302);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { agentVersionAt } from '../../apps/version-at.js';
 import { fsError } from '../../fs/errors.js';
 import { parsePath } from '../../fs/path.js';
 import { parseTimeSpec } from '../../fs/timespec.js';
@@ -10,13 +11,13 @@ import { bytes, limitArg, pathArg } from './common.js';
 export const GetVersionAtTimestamp = defineTool({
   name: 'GetVersionAtTimestamp',
   description:
-    'Turn a point in time into a version: the state of the whole filesystem at that moment. Accepts RFC 3339 ("2026-11-22T10:00:00Z") or natural language ("3 days ago", "yesterday at 5pm"; UTC unless a zone is named). Pass the version to Read, List, Glob, Grep, Stat, Diff, or Copy (src_version) to restore.',
+    'Turn a point in time into a version: the state of the whole filesystem, and of your app databases, at that moment. Accepts RFC 3339 ("2026-11-22T10:00:00Z") or natural language ("3 days ago", "yesterday at 5pm"; UTC unless a zone is named). Pass the version to Read, List, Glob, Grep, Stat, Diff, or Copy (src_version) to restore.',
   input: z.strictObject({ timestamp: z.string().min(1).describe('When: RFC 3339 or a phrase like "3 days ago"') }),
   readOnly: true,
   async run({ fs }, args) {
     const now = new Date(fs.store.clock());
     const when = await parseTimeSpec(args.timestamp, now);
-    const version = await fs.versionAt(when);
+    const version = await agentVersionAt(fs, when); // the moment for the files and the app databases alike
     return {
       text:
         `${version}\n` +

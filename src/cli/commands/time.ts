@@ -1,3 +1,4 @@
+import { agentVersionAt } from '../../apps/version-at.js';
 import { dbNamespace, listDatabases } from '../../sqlvfs/names.js';
 import type { Command } from 'commander';
 import { parseTimeSpec } from '../../fs/timespec.js';
@@ -87,7 +88,8 @@ export function registerTimeCommands(program: Command): void {
     .action(
       action(async (ctx, words: string[]) => {
         const fs = await ctx.fs();
-        ctx.print(await fs.versionAt(words.join(' ')));
+        // the moment for the files and the app databases alike
+        ctx.print(await agentVersionAt(fs, await parseTimeSpec(words.join(' '), new Date(fs.store.clock()))));
       }),
     );
 }

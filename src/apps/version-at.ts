@@ -1,0 +1,19 @@
+import type { AgentFs } from '../fs/agentfs.js';
+import type { Version } from '../fs/index.js';
+import { newestDatabaseVersionAt } from '../sqlvfs/names.js';
+
+/**
+ * The version that names the moment `when` for everything an agent has: its files and its app
+ * databases (GetVersionAtTimestamp, `timefs version-at`).
+ *
+ * Versions are store-wide, but each namespace's time index knows only its own commits. The files'
+ * last commit before 5 pm may be from noon; the app database's data at that version is its noon
+ * state, missing what it wrote until 5 pm. The newest commit of any of them at or before `when`
+ * names the moment for all: a namespace read at a version shows its last commit at or below it,
+ * and none of them committed between that version and `when` (commit versions grow with time).
+ */
+export async function agentVersionAt(fs: AgentFs, when: Date): Promise<Version> {
+  const files = await fs.versionAt(when);
+  const databases = await newestDatabaseVersionAt(fs.store, fs.agent, when);
+  return databases !== null && databases > files ? databases : files;
+}
