@@ -53,6 +53,8 @@ describe.runIf(built.run)('timefs CLI', () => {
     expect(ok(['put', local, '/artifacts'])).toMatch(/^wrote \/artifacts\/notes\.md /);
     expect(timefs(data, ['put', local, '/nodir/']).stderr).toMatch(/^timefs: ENOTDIR: not a directory: '\/nodir\/' ends in '\/'/);
     expect(ok(['mv', '/artifacts/notes.md', '/artifacts/notes.md'])).toMatch(/\(nothing changed: no new version\)\n$/);
+    // an empty answer says so (on stderr: the output stays parseable)
+    expect(timefs(data, ['history', '/never'])).toEqual({ code: 0, stdout: '', stderr: 'timefs: no commits touched /never\n' });
   });
 
   it('imports a tree, and exports it back byte for byte from before an rm -r', () => {

@@ -36,6 +36,7 @@ export function registerTimeCommands(program: Command): void {
         if (since) rows = rows.filter((r) => r.time >= since.getTime());
         if (ctx.options.json) return ctx.json(rows);
         for (const r of rows) ctx.print(`${r.version}  ${isoTime(r.time)}  ${r.actor.padEnd(12)} ${r.summary}`);
+        if (rows.length === 0) process.stderr.write(`timefs: no commits${path ? ` touched ${path}` : ''}${since ? ` since ${since.toISOString()}` : ''}\n`);
       }),
     );
 
@@ -52,6 +53,7 @@ export function registerTimeCommands(program: Command): void {
         const page = await fs.history(path, { limit: Number(opts.limit), ...(before ? { before } : {}) });
         if (ctx.options.json) return ctx.json(page);
         for (const e of page.entries) ctx.print(`${e.version}  ${isoTime(e.time.getTime())}  ${e.actor.padEnd(12)} ${e.summary}`);
+        if (page.entries.length === 0) process.stderr.write(`timefs: no commits touched ${path}${before ? ` before ${before}` : ''}\n`);
         if (page.next) ctx.print(`… more: timefs history ${path} --before ${page.next}`);
       }),
     );
