@@ -81,11 +81,6 @@ export class FsView {
   }
 
   /**
-   * Walks `names` from the root. Symlinks in the middle are always followed; the last one only
-   * when `followLast`. ENOENT for a missing component, ENOTDIR when a middle one is no directory,
-   * ELOOP after 40 symlinks.
-   */
-  /**
    * resolve() for a parsed path: one ending in '/' must name a directory (a final symlink is then
    * followed, as POSIX does for `link/`), else ENOTDIR.
    */
@@ -95,6 +90,11 @@ export class FsView {
     return r;
   }
 
+  /**
+   * Walks `names` from the root. Symlinks in the middle are always followed; the last one only
+   * when `followLast`. ENOENT for a missing component, ENOTDIR when a middle one is no directory,
+   * ELOOP after 40 symlinks.
+   */
   async resolve(names: readonly string[], followLast = true, displayPath?: string): Promise<Resolved> {
     let queue = [...names];
     let hops = 0;

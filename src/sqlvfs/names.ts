@@ -1,4 +1,4 @@
-import type { Store, Version } from '../store/index.js';
+import { StoreError, type Store, type Version } from '../store/index.js';
 import { SqlDatabase, type OpenDbOptions } from './database.js';
 import { SqliteError } from './wasm.js';
 import { C } from './constants.js';
@@ -43,8 +43,9 @@ export async function newestDatabaseVersionAt(store: Store, agent: string, when:
     try {
       const v = (await (await store.namespace(dbNamespace(agent, db))).versionAt(when)) as Version;
       if (newest === null || v > newest) newest = v;
-    } catch {
-      // no commit of this database by then, or expired: it adds nothing to the moment
+    } catch (err) {
+      // no commit of this database by then, expired, or just deleted: it adds nothing to the moment
+      if (!(err instanceof StoreError && ['NO_VERSION_AT_TIME', 'VERSION_EXPIRED', 'UNKNOWN_NAMESPACE'].includes(err.code))) throw err;
     }
   }
   return newest;
