@@ -3,7 +3,7 @@ import nodePath from 'node:path';
 import type { Command } from 'commander';
 import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError } from '../../fs/errors.js';
-import { baseName, parsePath } from '../../fs/path.js';
+import { baseName, joinPath, parsePath } from '../../fs/path.js';
 import { action } from '../context.js';
 import { humanBytes, isoTime, longListing, modeString } from '../format.js';
 
@@ -71,7 +71,7 @@ export function registerFileCommands(program: Command): void {
         const data = local === '-' ? await readStdin() : await fsp.readFile(local);
         const mode = local === '-' ? 0o644 : (await fsp.stat(local)).mode & 0o7777;
         // like cp and scp: into an existing directory (`put notes.md /docs/`) keeps the local name
-        const target = local !== '-' && (await isDirectory(fs, path)) ? `${parsePath(path).path.replace(/\/$/, '')}/${nodePath.basename(local)}` : path;
+        const target = local !== '-' && (await isDirectory(fs, path)) ? joinPath(parsePath(path).path, nodePath.basename(local)) : path;
         const version = await fs.writeFile(target, data, { mode, ...(opts.parents ? { parents: true } : {}) });
         ctx.print(`wrote ${parsePath(target).path} (${humanBytes(data.length)}) ${atVersion(version)}`);
       }),
@@ -183,22 +183,21 @@ export function registerFileCommands(program: Command): void {
     );
 }
 
-/**
- * POSIX cp/mv: a destination that is an existing directory means dir/basename(src). A destination
- * carrying @version is left as it is, so the write is refused (EROFS) — never redirected to the
- * same directory at head.
- */
-/** True when `path` (at head) is an existing directory; a versioned path is never written into. */
+/** True when `path` (at head) is an existing directory; a versioned path never is: nothing is written into the past. */
 async function isDirectory(fs: AgentFs, path: string): Promise<boolean> {
   if (parsePath(path).selector) return false;
   return (await fs.exists(path)) && (await fs.stat(path)).type === 'dir';
 }
 
+/**
+ * POSIX cp/mv: a destination that is an existing directory means dir/basename(src). A destination
+ * carrying @version is left as it is, so the write is refused (EROFS) — never redirected to the
+ * same directory at head.
+ */
 async function intoDirectory(fs: AgentFs, src: string, dst: string): Promise<string> {
-  const d = parsePath(dst);
   const s = parsePath(src).path;
-  if (d.selector || d.path === s) return dst;
-  return (await fs.exists(dst)) && (await fs.stat(dst)).type === 'dir' ? `${d.path === '/' ? '' : d.path}/${baseName(s)}` : dst;
+  const d = parsePath(dst).path;
+  return d !== s && (await isDirectory(fs, dst)) ? joinPath(d, baseName(s)) : dst;
 }
 
 /** "at version V", or what a commit that changed nothing (mv a a, a write of the same bytes…) means. */
