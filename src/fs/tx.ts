@@ -714,6 +714,8 @@ export class FsTx extends FsView {
     if (source.inode.type !== 'dir') notDirOnly(dst, dstPath);
     const { parentIno, parent, name } = await this.parentFor(dst);
     const existing = await this.lookup(parentIno, name);
+    // the file onto itself, as it is now (`cp f f`, a hard link of it): nothing to change, no commit
+    if (existing && existing.ino === source.ino && from.version === this.version && source.inode.type !== 'dir') return { files: 0, dirs: 0, bytes: 0 };
     if (existing) {
       const victim = await this.mustInode(existing.ino, dst.path);
       if (victim.type === 'dir') throw fsError('EEXIST', `destination is an existing directory: ${dst.path}`, dst.path);

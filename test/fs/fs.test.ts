@@ -409,6 +409,10 @@ describe('time travel', () => {
     await fs.writeFile('/proj/src/a.ts', 'export const a = 1;\n');
     await fs.writeFile('/proj/big.bin', Buffer.alloc(5 * BLOCK_SIZE, 9));
     await fs.symlink('src/a.ts', '/proj/link');
+    // a file copied onto itself as it is now changes nothing and makes no commit; from the past, it restores
+    const head = await fs.head();
+    expect(await fs.copy('/proj/src/a.ts', '/proj/src/a.ts')).toEqual({ version: null, files: 0, dirs: 0, bytes: 0 });
+    expect(await fs.head()).toBe(head);
     clock.advance(3 * 24 * 3600 * 1000);
     const before = await fs.versionAt('now');
     clock.advance(1000);
