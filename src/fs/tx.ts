@@ -710,7 +710,7 @@ export class FsTx extends FsView {
   async copyFrom(from: FsView, srcPath: string, dstPath: string): Promise<{ files: number; dirs: number; bytes: number }> {
     const src = parsePath(srcPath);
     const dst = this.writable(dstPath);
-    const source = src.dirOnly ? await from.resolvePath(src, false, srcPath) : await from.resolve(src.names, false, srcPath);
+    const source = await from.resolvePath(src, false, srcPath);
     if (source.inode.type !== 'dir') notDirOnly(dst, dstPath);
     const { parentIno, parent, name } = await this.parentFor(dst);
     const existing = await this.lookup(parentIno, name);

@@ -72,9 +72,9 @@ const MAX_CONFLICT_RETRIES = 50;
 /** Most commits written in one kv transaction by a group commit. */
 const GROUP_MAX = 64;
 /** A namespace that committed within this many ms is busy: its next commit waits to be grouped. */
+const GROUP_WINDOW_MS = 2;
 /** versionAt(): how far past this process's clock a time may be and still mean "now" (ms). */
 const FUTURE_TIME_SLACK_MS = 60_000;
-const GROUP_WINDOW_MS = 2;
 /** A commit's log record names at most this many of its paths (LogRecord.paths). */
 export const MAX_LOGGED_PATHS = 256;
 
