@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { makeStamp } from './bytes.js';
-import { Checkpointer } from './checkpointer.js';
+import { Checkpointer, JOURNAL_SIZE_LIMIT_BYTES } from './checkpointer.js';
 import { Mutex } from './mutex.js';
 import { StampCollector, nextCommitVersion, nowMicros, resolveStamped } from './stamped.js';
 import { KvBusyError, type KvEngine, type KvPair, type KvSync, type KvSyncTransaction, type KvTransaction, type RangeOptions, type TransactResult } from './types.js';
@@ -139,14 +139,19 @@ export class SqliteEngine implements KvEngine {
     `);
     if (options.file !== ':memory:' && options.checkpointInWorker !== false) {
       this.db.pragma('wal_autocheckpoint = 0');
+      this.db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
+      const wal = `${path.resolve(options.file)}-wal`;
       this.checkpointer = new Checkpointer(
         path.resolve(options.file),
         () => {
           if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
         },
         () => {
-          if (this.db.open && !this.db.inTransaction) this.db.pragma('wal_checkpoint(PASSIVE)');
+          if (!this.db.open || this.db.inTransaction) return true;
+          // busy = 1: another connection held the checkpoint lock (SQLite returns at once)
+          return (this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[])[0]?.busy !== 1;
         },
+        () => fs.statSync(wal, { throwIfNoEntry: false })?.size ?? 0,
       );
     }
     const raw = <T extends Database.Statement>(s: T): T => s.raw(true) as T;
