@@ -16,15 +16,12 @@ describe('AgentHost', () => {
         await sleep(30);
         events.push(`${id}-`);
       });
-    const t0 = Date.now();
     await Promise.all([job('a', 'a1'), job('a', 'a2'), job('b', 'b1'), job('b', 'b2')]);
-    const elapsed = Date.now() - t0;
     // per agent: strictly sequential
     expect(events.indexOf('a1-')).toBeLessThan(events.indexOf('a2+'));
     expect(events.indexOf('b1-')).toBeLessThan(events.indexOf('b2+'));
     // across agents: overlapping (a1 and b1 both started before either ended)
     expect(events.indexOf('b1+')).toBeLessThan(events.indexOf('a1-'));
-    expect(elapsed).toBeLessThan(4 * 30);
     // a failing call does not block the next one
     await expect(host.run('a', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect((await host.call('a', 'Write', { path: '/ok', content: 'fine' })).isError).toBe(false);
