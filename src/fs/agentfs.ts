@@ -10,7 +10,7 @@ import { parsePath, type ParsedPath } from './path.js';
 import { parseTimeSpec, parseVersionOrTime } from './timespec.js';
 import { BlockStager } from './stream.js';
 import { decodeRecord, recordKey, type RecordKey } from './records.js';
-import { FsTx, type Caller, type SetAttr, type TxHost } from './tx.js';
+import { FsTx, type Caller, type CopyCounts, type SetAttr, type TxHost } from './tx.js';
 import { FS_FORMAT, type DirEntry, type Stat } from './types.js';
 import { formatKey } from './codec.js';
 import { FsView } from './view.js';
@@ -403,9 +403,10 @@ export class AgentFs implements TxHost {
 
   /**
    * Copies a file or tree to head — from head, or from any version (`src@V`, or options.version):
-   * the restore primitive. Content is shared, so this writes metadata only.
+   * the restore primitive. Content is shared, so this writes metadata only. A directory from the
+   * past onto its own path is put back as it was (`restored`; see FsTx.copyFrom).
    */
-  async copy(src: string, dst: string, options: { version?: Version } = {}): Promise<{ version: Version | null; files: number; dirs: number; bytes: number }> {
+  async copy(src: string, dst: string, options: { version?: Version } = {}): Promise<{ version: Version | null } & CopyCounts> {
     const { view, parsed } = await this.viewFor(src, options.version);
     const from = parsed.selector || options.version ? `${parsed.path}@${view.version}` : parsed.path;
     const res = await this.transaction(`copy ${from} -> ${dst}`, async (tx) => {

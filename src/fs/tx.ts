@@ -705,17 +705,22 @@ export class FsTx extends FsView {
   /**
    * Copies `srcPath` as seen by `from` (any version) to `dstPath` at head, recursively. Content is
    * shared: blocks are copied as references (chunk hashes or inline bytes), so copying a 1 GiB tree
-   * writes metadata only. An existing destination file is replaced; an existing directory is EEXIST.
+   * writes metadata only. An existing destination file is replaced; an existing directory is EEXIST
+   * — except a directory copied from the past onto its own path, which is restored (restoreDir).
    */
-  async copyFrom(from: FsView, srcPath: string, dstPath: string): Promise<{ files: number; dirs: number; bytes: number }> {
+  async copyFrom(from: FsView, srcPath: string, dstPath: string): Promise<CopyCounts> {
     const src = parsePath(srcPath);
     const dst = this.writable(dstPath);
     const source = await from.resolvePath(src, false, srcPath);
     if (source.inode.type !== 'dir') notDirOnly(dst, dstPath);
+    if (source.inode.type === 'dir' && from.version !== this.version && src.path === dst.path) {
+      const restored = await this.restoreDir(from, source.ino, source.inode, dst);
+      if (restored) return { ...restored, restored: true };
+    }
     const { parentIno, parent, name } = await this.parentFor(dst);
     const existing = await this.lookup(parentIno, name);
     // the file onto itself, as it is now (`cp f f`, a hard link of it): nothing to change, no commit
-    if (existing && existing.ino === source.ino && from.version === this.version && source.inode.type !== 'dir') return { files: 0, dirs: 0, bytes: 0 };
+    if (existing && existing.ino === source.ino && from.version === this.version && source.inode.type !== 'dir') return { files: 0, dirs: 0, bytes: 0, restored: false };
     if (existing) {
       const victim = await this.mustInode(existing.ino, dst.path);
       if (victim.type === 'dir') throw fsError('EEXIST', `destination is an existing directory: ${dst.path}`, dst.path);
@@ -728,7 +733,50 @@ export class FsTx extends FsView {
     }
     const counts = { files: 0, dirs: 0, bytes: 0 };
     await this.copyNode(from, source.ino, source.inode, parentIno, parent, name, counts);
+    return { ...counts, restored: false };
+  }
+
+  /**
+   * "Put this directory back as it was at V" (`cp -r D@V D`, Copy with src_version): the directory
+   * at head keeps its inode (a shell or program inside it on the mount stays valid) and gets the
+   * past directory's entries and attributes; everything added since goes, everything changed or
+   * deleted since comes back — one commit, and history keeps the state it replaces. Returns null
+   * when there is no directory at the path now (then it is an ordinary copy).
+   */
+  private async restoreDir(from: FsView, srcIno: number, past: Inode, dst: ParsedPath): Promise<{ files: number; dirs: number; bytes: number } | null> {
+    let now: { ino: number; inode: Inode };
+    try {
+      now = await this.resolve(dst.names, false, dst.path);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ENOENT') return null;
+      throw err;
+    }
+    if (now.inode.type !== 'dir') return null;
+    await this.emptyDir(now.ino, dst.path);
+    const dir = now.inode;
+    if (dir.xattr) for (const e of await this.batch.list(xattrPrefix(now.ino))) this.batch.delete(e.key);
+    dir.xattr = false;
+    const counts = { files: 0, dirs: 1, bytes: 0 };
+    for (const child of await from.readdir(srcIno)) {
+      await this.copyNode(from, child.ino, await from.mustInode(child.ino), now.ino, dir, child.name, counts);
+    }
+    await this.copyAttributes(from, srcIno, past, now.ino, dir);
+    this.stampChange(dir, false);
+    this.put(now.ino, dir);
     return counts;
+  }
+
+  /** mode, owner, times and xattrs of `srcIno` (in `from`) onto `ino`; set after its entries, which stamp the times. */
+  private async copyAttributes(from: FsView, srcIno: number, srcInode: Inode, ino: number, inode: Inode): Promise<void> {
+    inode.mode = srcInode.mode;
+    inode.uid = srcInode.uid;
+    inode.gid = srcInode.gid;
+    inode.mtime = srcInode.mtime;
+    inode.atime = srcInode.atime;
+    if (srcInode.xattr) {
+      for (const e of await from.reader.list(xattrPrefix(srcIno))) this.batch.set(xattrKey(ino, e.key[2] as string), e.value);
+      inode.xattr = true;
+    }
   }
 
   private async copyNode(
@@ -748,15 +796,7 @@ export class FsTx extends FsView {
       ...(srcInode.rdev ? { rdev: srcInode.rdev } : {}),
       ...(srcInode.target !== undefined ? { target: srcInode.target } : {}),
     });
-    inode.mode = srcInode.mode;
-    inode.gid = srcInode.gid;
     inode.size = srcInode.size;
-    inode.mtime = srcInode.mtime;
-    inode.atime = srcInode.atime;
-    if (srcInode.xattr) {
-      for (const e of await from.reader.list(xattrPrefix(srcIno))) this.batch.set(xattrKey(ino, e.key[2] as string), e.value);
-      inode.xattr = true;
-    }
     if (srcInode.type === 'file') {
       counts.files++;
       counts.bytes += srcInode.size;
@@ -776,8 +816,17 @@ export class FsTx extends FsView {
         await this.copyNode(from, child.ino, childInode, ino, inode, child.name, counts);
       }
     }
+    await this.copyAttributes(from, srcIno, srcInode, ino, inode);
     this.put(ino, inode);
   }
+}
+
+/** What copyFrom did: files, directories and bytes copied; restored: a directory was put back in place (restoreDir). */
+export interface CopyCounts {
+  files: number;
+  dirs: number;
+  bytes: number;
+  restored: boolean;
 }
 
 const ZEROS = Buffer.alloc(BLOCK_SIZE);

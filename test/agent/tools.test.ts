@@ -101,6 +101,24 @@ describe('agent tools', () => {
     expect(hist.split('\n').slice(1).map((l) => l.split(/\s+/)[2])).toEqual(['tool:Copy', 'tool:Delete', 'tool:Write']);
   });
 
+  it('Copy of a directory from the past onto its own path puts it back as it was, and says how to undo that', async () => {
+    const { fs, ok } = await setup();
+    await ok('Write', { path: '/site/index.html', content: '<h1>v1</h1>' });
+    await ok('Write', { path: '/site/css/main.css', content: 'body{}' });
+    const v = (await ok('GetVersionAtTimestamp', { timestamp: 'now' })).text.split('\n')[0]!;
+    await ok('Write', { path: '/site/index.html', content: '<h1>broken</h1>' });
+    await ok('Delete', { path: '/site/css', recursive: true });
+    await ok('Write', { path: '/site/tmp.txt', content: 'scratch' });
+    const r = await ok('Copy', { src_path: '/site', dst_path: '/site', src_version: v });
+    const m = /^Restored \/site to how it was at version ([0-9a-f]{20}): 2 files in 2 directories \(version [0-9a-f]{20}\)\. Anything added there since is gone from the current state; what it held just before is readable at version ([0-9a-f]{20})\.$/.exec(r.text);
+    expect(m, r.text).not.toBeNull();
+    expect(m![1]).toBe(v);
+    expect((await ok('List', { path: '/site' })).text).not.toMatch(/tmp\.txt|\/site\/site/);
+    expect((await fs.readFile('/site/index.html')).toString()).toBe('<h1>v1</h1>');
+    expect((await fs.readFile('/site/css/main.css')).toString()).toBe('body{}');
+    expect((await ok('Read', { path: '/site/tmp.txt', version: m![2] })).text).toBe('scratch');
+  });
+
   it('every read tool reads the past, via version or path@version, and times are accepted as versions', async () => {
     const { fs, clock, ok } = await setup();
     await ok('Write', { path: '/src/a.ts', content: 'export const a = 1; // TODO old\n' });

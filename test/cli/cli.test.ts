@@ -85,6 +85,15 @@ describe.runIf(built.run)('timefs CLI', () => {
     // and the restore inside timefs: cp -r from the version
     expect(timefs(data, ['cp', '-r', `/project@${before}`, '/project']).code).toBe(0);
     expect(timefs(data, ['cat', '/project/d3/sub0/file-3.txt']).stdout).toBe('file 3\n'.repeat(4));
+    // onto the directory while it exists: put back as it was (not /project/project, not EEXIST)
+    timefs(data, ['put', '-', '/project/scratch.txt'], 'junk');
+    timefs(data, ['rm', '-r', '/project/d4']);
+    const cp = timefs(data, ['cp', '-r', `/project@${before}`, '/project']);
+    expect(cp.stdout, cp.stderr).toMatch(/^restored \/project as it was at \/project@[0-9a-f]{20} \(120 files, .*\) at version [0-9a-f]{20}; what it held before is at \/project@[0-9a-f]{20}\n$/);
+    const back = path.join(tempDir('out'), 'again');
+    expect(timefs(data, ['export', '/project', back]).code).toBe(0);
+    for (const [rel, content] of Object.entries(files)) expect(fs.readFileSync(path.join(back, rel)).equals(content), rel).toBe(true);
+    expect(fs.existsSync(path.join(back, 'scratch.txt'))).toBe(false);
   });
 
   it('fails with one clear line and a non-zero exit for bad input', () => {

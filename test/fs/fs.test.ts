@@ -411,7 +411,7 @@ describe('time travel', () => {
     await fs.symlink('src/a.ts', '/proj/link');
     // a file copied onto itself as it is now changes nothing and makes no commit; from the past, it restores
     const head = await fs.head();
-    expect(await fs.copy('/proj/src/a.ts', '/proj/src/a.ts')).toEqual({ version: null, files: 0, dirs: 0, bytes: 0 });
+    expect(await fs.copy('/proj/src/a.ts', '/proj/src/a.ts')).toEqual({ version: null, files: 0, dirs: 0, bytes: 0, restored: false });
     expect(await fs.head()).toBe(head);
     clock.advance(3 * 24 * 3600 * 1000);
     const before = await fs.versionAt('now');
@@ -434,6 +434,64 @@ describe('time travel', () => {
     expect(await errno(fs.copy('/proj', '/proj/inner'))).toBe('EINVAL');
     const log = await fs.log({ limit: 1 });
     expect(log[0]!.summary).toBe(`copy /proj/src/a.ts@${v} -> /proj/src/a.ts`);
+  });
+
+  it('puts a directory back as it was when it is copied from the past onto its own path: one commit, same inode', async () => {
+    const fs = await makeFs();
+    await fs.mkdir('/proj/src', { recursive: true });
+    await fs.mkdir('/proj/docs/old', { recursive: true });
+    await fs.writeFile('/proj/src/a.ts', 'a1');
+    await fs.writeFile('/proj/docs/old/n.md', 'note');
+    await fs.setxattr('/proj', 'user.tag', Buffer.from('v1'));
+    await fs.chmod('/proj', 0o750);
+    const v = await fs.head();
+    const was = await fs.stat('/proj', v);
+    // the agent "cleans up": edits, deletes, adds, changes the directory itself
+    await fs.writeFile('/proj/src/a.ts', 'broken');
+    await fs.rm('/proj/docs', { recursive: true });
+    await fs.mkdir('/proj/tmp/deep', { recursive: true });
+    await fs.writeFile('/proj/tmp/deep/junk', 'x');
+    await fs.writeFile('/proj/new.md', 'new');
+    await fs.setxattr('/proj', 'user.tag', Buffer.from('v2'));
+    await fs.setxattr('/proj', 'user.extra', Buffer.from('e'));
+    await fs.chmod('/proj', 0o700);
+    await fs.writeFile('/outside.md', 'kept');
+    const before = await fs.head();
+    const ino = (await fs.stat('/proj')).ino;
+    const res = await fs.copy('/proj', '/proj', { version: v });
+    expect(res).toMatchObject({ restored: true, files: 2, dirs: 4, bytes: 6 });
+    expect((await fs.log({ limit: 2 }))[1]!.version.slice(0, 16)).toBe(before.slice(0, 16)); // one commit
+    const tree = async (version?: typeof v) => {
+      const out: string[] = [];
+      const walk = async (dir: string): Promise<void> => {
+        for (const e of (await fs.readdir(dir, version)).entries) {
+          const p = `${dir === '/' ? '' : dir}/${e.name}`;
+          const st = await fs.stat(p, version);
+          out.push(`${p} ${st.type} ${(st.mode & 0o7777).toString(8)} ${st.nlink} ${st.type === 'file' ? text(await fs.readFile(p, version)) : ''}`);
+          if (st.type === 'dir') await walk(p);
+        }
+      };
+      await walk('/proj');
+      return out.sort();
+    };
+    expect(await tree()).toEqual(await tree(v));
+    const now = await fs.stat('/proj');
+    expect(now.ino).toBe(ino); // a shell cd'ed into /proj on the mount stays valid
+    expect({ mode: now.mode, nlink: now.nlink, mtime: now.mtimeMs }).toEqual({ mode: was.mode, nlink: was.nlink, mtime: was.mtimeMs });
+    expect(text(await fs.getxattr('/proj', 'user.tag'))).toBe('v1');
+    expect(await errno(fs.getxattr('/proj', 'user.extra'))).toBe('ENODATA');
+    expect(text(await fs.readFile('/outside.md'))).toBe('kept');
+    // nothing is lost: the state it replaced is one version back
+    expect(text(await fs.readFile('/proj/tmp/deep/junk', before))).toBe('x');
+    expect(text(await fs.readFile('/proj/src/a.ts', before))).toBe('broken');
+    // the root too: `cp -r /@V /`
+    await fs.writeFile('/later.md', 'later');
+    const all = await fs.copy('/', '/', { version: v });
+    expect(all.restored).toBe(true);
+    expect((await fs.readdir('/')).entries.map((e) => e.name).sort()).toEqual(['proj']);
+    expect(await tree()).toEqual(await tree(v));
+    // from the present onto itself it is still refused: there is nothing to put back
+    expect(await errno(fs.copy('/proj', '/proj'))).toBe('EEXIST');
   });
 
   it('lists history of a file and a subtree, newest first, paginated', async () => {

@@ -150,7 +150,7 @@ export const Move = defineTool({
 export const Copy = defineTool({
   name: 'Copy',
   description:
-    'Copy a file or directory tree — from now, or from any past version (`src_version` or `src_path@version`): this is how deleted or overwritten files are restored. Copies share content, so even big trees copy instantly. Replaces an existing file at `dst_path`; into an existing directory if `dst_path` is one.',
+    'Copy a file or directory tree — from now, or from any past version (`src_version` or `src_path@version`): this is how deleted or overwritten files are restored. Copies share content, so even big trees copy instantly. Replaces an existing file at `dst_path`; into an existing directory if `dst_path` is one — except a directory from the past copied onto its own path (`src_path` = `dst_path`), which is put back exactly as it was then.',
   input: z.strictObject({
     src_path: pathArg('Path to copy from'),
     dst_path: pathArg('Path to copy to (always written at the current version)'),
@@ -165,10 +165,16 @@ export const Copy = defineTool({
       await ensureParents(tx, dst);
       tx.batch.touch(srcPath);
       const counts = await tx.copyFrom(view, srcPath, dst);
-      return { dst, ...counts };
+      return { dst, before: tx.version, ...counts };
     });
-    const { dst, files, dirs, bytes: n } = res.value;
+    const { dst, before, files, dirs, bytes: n, restored } = res.value;
     const what = dirs > 0 ? `${plural(files, 'file')} in ${plural(dirs, 'directory', 'directories')}` : bytes(n);
+    if (restored) {
+      return {
+        text: `Restored ${dst} to how it was at version ${view.version}: ${what}${committed(res.version)}. Anything added there since is gone from the current state; what it held just before is readable at version ${before}.`,
+        version: res.version,
+      };
+    }
     return { text: `Copied ${srcPath}${past ? `@${view.version}` : ''} to ${dst}: ${what}${committed(res.version)}`, version: res.version };
   },
 });

@@ -143,7 +143,7 @@ export function registerFileCommands(program: Command): void {
 
   program
     .command('cp')
-    .description('copy a file or tree; SRC may carry @version or @timestamp — this is how you restore')
+    .description('copy a file or tree; SRC may carry @version or @timestamp — this is how you restore (cp -r DIR@V DIR puts DIR back as it was)')
     .argument('<src>')
     .argument('<dst>', 'destination path, or an existing directory to copy into')
     .option('-r, --recursive', 'copy directories')
@@ -153,8 +153,11 @@ export function registerFileCommands(program: Command): void {
         const st = await fs.lstat(src);
         if (st.type === 'dir' && !opts.recursive) throw new FsError('EISDIR', `EISDIR: ${src} is a directory (use cp -r)`);
         const target = await intoDirectory(fs, src, dst);
+        const before = await fs.head();
         const res = await fs.copy(src, target);
-        ctx.print(`copied ${src} -> ${parsePath(target).path} (${res.files} files, ${humanBytes(res.bytes)}, content shared) ${atVersion(res.version)}`);
+        const counts = `${res.files} files, ${humanBytes(res.bytes)}, content shared`;
+        if (res.restored) ctx.print(`restored ${parsePath(target).path} as it was at ${src} (${counts}) ${atVersion(res.version)}; what it held before is at ${parsePath(target).path}@${before}`);
+        else ctx.print(`copied ${src} -> ${parsePath(target).path} (${counts}) ${atVersion(res.version)}`);
       }),
     );
 
