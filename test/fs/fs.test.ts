@@ -445,7 +445,7 @@ describe('time travel', () => {
     await fs.setxattr('/proj', 'user.tag', Buffer.from('v1'));
     await fs.chmod('/proj', 0o750);
     const v = await fs.head();
-    const was = await fs.stat('/proj', v);
+    const was = await fs.stat('/proj', { version: v });
     // the agent "cleans up": edits, deletes, adds, changes the directory itself
     await fs.writeFile('/proj/src/a.ts', 'broken');
     await fs.rm('/proj/docs', { recursive: true });
@@ -466,7 +466,7 @@ describe('time travel', () => {
       const walk = async (dir: string): Promise<void> => {
         for (const e of (await fs.readdir(dir, version)).entries) {
           const p = `${dir === '/' ? '' : dir}/${e.name}`;
-          const st = await fs.stat(p, version);
+          const st = await fs.stat(p, { version });
           out.push(`${p} ${st.type} ${(st.mode & 0o7777).toString(8)} ${st.nlink} ${st.type === 'file' ? text(await fs.readFile(p, version)) : ''}`);
           if (st.type === 'dir') await walk(p);
         }
