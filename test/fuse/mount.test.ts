@@ -143,8 +143,24 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       expect(r.code, cmd).not.toBe(0);
       expect(r.err, cmd).toMatch(/Read-only file system/);
     }
-    const restore = await sh(`cp -r proj@${v} proj && diff -r proj ${orig} && echo identical; rm -rf ${orig}`);
+    const restore = await sh(`cp -r proj@${v} proj && diff -r proj ${orig} && echo identical`);
     expect(restore.out, restore.err).toBe('identical\n');
+    // put back in place from another surface (cp -r DIR@V DIR) while a shell works inside the
+    // directory: its working directory stays valid and shows the restored tree
+    const v2 = timefs(data, ['version-at', 'now']).stdout.trim();
+    const go = `${data}-go`;
+    const inside = sh(`cd proj && echo changed > docs/d1.md && echo junk > junk.txt
+      while [ ! -e ${go} ]; do sleep 0.05; done
+      for i in $(seq 1 60); do [ -e junk.txt ] || break; sleep 0.05; done
+      diff -r . ${orig} && echo identical; cat docs/d1.md`);
+    for (let i = 0; i < 400 && !fs.existsSync(path.join(mnt, 'proj/junk.txt')); i++) await new Promise((r) => setTimeout(r, 25));
+    const cp = timefs(data, ['cp', '-r', `/proj@${v2}`, '/proj']);
+    expect(cp.stdout, cp.stderr).toMatch(/^restored \/proj as it was at/);
+    fs.writeFileSync(go, '');
+    const seen = await inside;
+    fs.rmSync(go);
+    fs.rmSync(orig, { recursive: true });
+    expect(seen.out, seen.err).toBe('identical\ndoc 1\n');
   });
 
   it.runIf(hasCommand('git'))('runs git: init, add, commit, status', async () => {
