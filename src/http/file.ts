@@ -73,7 +73,7 @@ export async function serveFile(
   const length = Math.max(0, end - start + 1);
   res.writeHead(range ? 206 : 200, { ...headers, 'Content-Length': String(length), ...(range ? { 'Content-Range': `bytes ${start}-${end}/${st.size}` } : {}) });
   if (req.method === 'HEAD' || length === 0) return void res.end();
-  for await (const chunk of view.readPieces(ino, inode, start, end + 1)) {
+  for await (const chunk of view.readShared(ino, inode, start, end + 1)) {
     if (!res.write(chunk)) await new Promise((r) => res.once('drain', r));
     if (res.destroyed) return;
   }

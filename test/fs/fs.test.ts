@@ -161,6 +161,20 @@ describe('content: blocks, sparse files, truncate', () => {
     expect(t.subarray(BLOCK_SIZE + 7).every((b) => b === 0)).toBe(true);
     // read past EOF
     expect((await fs.read('/big', 5 * BLOCK_SIZE, 10)).length).toBe(0);
+    // readShared (what GET streams) yields the same bytes as a read, for any range: holes, blocks
+    // stored shorter than the extent (the truncate above), ranges inside one block and across many
+    await fs.write('/sparse', 2 * BLOCK_SIZE + 17, Buffer.from('mid'));
+    const view = await fs.view();
+    for (const file of ['/big', '/sparse']) {
+      const st = await fs.stat(file);
+      const inode = await view.mustInode(st.ino);
+      const whole = await fs.readFile(file);
+      for (const [a, b] of [[0, st.size], [0, 1], [BLOCK_SIZE - 3, BLOCK_SIZE + 3], [BLOCK_SIZE + 5, 2 * BLOCK_SIZE], [7, st.size + 100], [st.size, st.size + 1], [2 * BLOCK_SIZE + 10, 2 * BLOCK_SIZE + 30]] as const) {
+        const parts: Buffer[] = [];
+        for await (const p of view.readShared(st.ino, inode, a, b)) parts.push(Buffer.from(p));
+        expect(Buffer.concat(parts).equals(whole.subarray(a, b)), `${file} [${a}, ${b})`).toBe(true);
+      }
+    }
   });
 
   it('fallocate: punched and zeroed ranges read as zeros, whole blocks become holes, the past keeps the bytes', async () => {
