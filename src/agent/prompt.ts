@@ -9,7 +9,7 @@ export const TIMEFS_INSTRUCTIONS = `You work in a versioned filesystem (timefs).
 - To restore a deleted or overwritten file: GetVersionAtTimestamp (or History) → Read(path, version) to check it → Copy(src_path, dst_path, src_version). Copy of a directory from a version onto its own path puts the whole directory back as it was.
 - Diff(path, from_version, to_version) shows what changed between two versions.
 - Past versions are read-only: write to the plain path.
-- Web apps: write /apps/<name>/app.json ({"name": "<name>"}), static files in /apps/<name>/public/ (index.html), API handlers in /apps/<name>/api/<route>.js (\`export default function (req, db) { return { json: db.query("SELECT …", [..]) } }\`), create tables with Sql(db, sql), then DeployApp(name) for the URL.`;
+- Web apps: write /apps/<name>/app.json ({"name": "<name>"}), static files in /apps/<name>/public/ (index.html), API handlers in /apps/<name>/api/<route>.js (\`export default function (req, db) { return { json: db.query("SELECT …", [..]) } }\`), create tables with Sql(db, sql), then DeployApp(name) for the URL. RestoreDatabase(db, version) puts an app database back as it was (after a wrong DELETE or UPDATE).`;
 
 export const SYSTEM_PROMPT = `You are an agent working in your own filesystem through tools.
 

@@ -1,5 +1,6 @@
 import type { AgentFs } from '../fs/agentfs.js';
-import type { Version } from '../fs/index.js';
+import { isVersionString, parseVersion, type Version } from '../fs/index.js';
+import { parseTimeSpec } from '../fs/timespec.js';
 import { newestDatabaseVersionAt } from '../sqlvfs/names.js';
 
 /**
@@ -16,4 +17,11 @@ export async function agentVersionAt(fs: AgentFs, when: Date): Promise<Version> 
   const files = await fs.versionAt(when);
   const databases = await newestDatabaseVersionAt(fs.store, fs.agent, when);
   return databases !== null && databases > files ? databases : files;
+}
+
+/** A version argument: 20 hex digits, or a time ("yesterday", RFC 3339) as agentVersionAt names it. */
+export async function agentVersionOf(fs: AgentFs, spec: string): Promise<Version> {
+  const s = spec.trim();
+  if (isVersionString(s)) return parseVersion(s);
+  return agentVersionAt(fs, await parseTimeSpec(s, new Date(fs.store.clock())));
 }

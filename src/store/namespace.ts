@@ -3,7 +3,7 @@ import type { KvEngine, KvReader, KvTransaction } from '../kv/types.js';
 import { WriteBatch, type BatchBase, type CommitMeta, type PendingWrite } from './batch.js';
 import type { ReadCache } from './readcache.js';
 import { StoreError } from './errors.js';
-import { encodeValue } from './values.js';
+import { BlobRef, encodeValue, type StoreValue } from './values.js';
 import {
   STAMP_LEN,
   dataKeyBase,
@@ -15,6 +15,7 @@ import {
   timeBytes,
   timePrefix,
   watermarkKey,
+  type LogicalKey,
 } from './keys.js';
 import { Snapshot, type SnapshotCache } from './snapshot.js';
 import {
@@ -286,6 +287,53 @@ export class Namespace {
     });
   }
 
+  /**
+   * Puts the whole namespace back as it was at `at`, as one new version: every key whose value at
+   * the head differs from its value at `at` is set to that value, or deleted when it had none.
+   * History is untouched: the state it replaces stays readable at `before`. Returns the new version
+   * (null when nothing differs) and how many keys changed.
+   *
+   * For data with a version stamp inside (SQLite's change counter): `transform` turns the value
+   * from `at` into the one written (given the head's value); a key `equivalent` calls equal to the
+   * head's does not count as a change, but is written (transformed) if anything else changes.
+   */
+  async restore(
+    at: Version,
+    meta: CommitMeta,
+    options: {
+      transform?: (key: LogicalKey, past: StoreValue, head: StoreValue | undefined) => StoreValue;
+      equivalent?: (key: LogicalKey, past: StoreValue, head: StoreValue) => boolean;
+    } = {},
+  ): Promise<{ version: Version | null; keys: number; before: Version }> {
+    const { transform = (_key, past) => past, equivalent = () => false } = options;
+    const past = await this.snapshot(at); // refuses expired and future versions
+    const then = await past.list([]);
+    const res = await this.commit(meta, async (w) => {
+      const wanted = new Map(then.map((e) => [e.packed.toString('latin1'), e]));
+      const alike: Array<readonly [LogicalKey, StoreValue, StoreValue]> = [];
+      let keys = 0;
+      for (const e of await w.list([])) {
+        const id = e.packed.toString('latin1');
+        const was = wanted.get(id);
+        wanted.delete(id);
+        if (was && sameValue(was.value, e.value)) continue;
+        if (was && equivalent(e.key, was.value, e.value)) {
+          alike.push([e.key, was.value, e.value]);
+          continue;
+        }
+        if (was) w.set(e.key, transform(e.key, was.value, e.value));
+        else w.delete(e.key);
+        keys++;
+      }
+      // what the head does not have at all
+      for (const e of wanted.values()) w.set(e.key, transform(e.key, e.value, undefined));
+      keys += wanted.size;
+      if (keys > 0) for (const [key, then, now] of alike) w.set(key, transform(key, then, now));
+      return { keys, before: w.version };
+    });
+    return { version: res.version, ...res.value };
+  }
+
   /** Drains the queue under the mutex: at the end of this event-loop turn, or right after this task. */
   private scheduleDrain(endOfTurn: boolean): void {
     const drain = (): void => void this.mutex.run(() => this.drain());
@@ -523,3 +571,8 @@ export function writeCommitRecords(
   tx.setVersionstampedValue(headKey(id), EMPTY, timeBytes(timeMicros));
 }
 
+/** Two stored values hold the same content (a chunk reference is its hash). */
+function sameValue(a: StoreValue, b: StoreValue): boolean {
+  if (a instanceof BlobRef || b instanceof BlobRef) return a instanceof BlobRef && b instanceof BlobRef && a.equals(b);
+  return a.equals(b);
+}

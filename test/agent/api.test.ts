@@ -9,7 +9,7 @@ describe('HTTP tool API', () => {
     const post = (tool: string, body: unknown, agent = 'api') =>
       fetch(`${srv.url}/api/agents/${agent}/tools/${tool}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const tools = (await (await fetch(`${srv.url}/api/tools`)).json()) as { tools: Array<{ name: string; inputSchema: { properties: object } }> };
-    expect(tools.tools).toHaveLength(16);
+    expect(tools.tools).toHaveLength(17);
     expect(Object.keys(tools.tools.find((t) => t.name === 'Copy')!.inputSchema.properties)).toEqual(['src_path', 'dst_path', 'src_version']);
 
     const w = await post('Write', { path: '/x/y.txt', content: 'data' });

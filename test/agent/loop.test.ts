@@ -14,7 +14,7 @@ const DOC = '# Quarterly plan\n\n- ship timefs\n- résumé ✓\n';
 
 /** The seed scenario as a model would play it: it only knows what the tool results told it. */
 const seedScript: Script = (conv, req) => {
-  if (!req.system.includes('GetVersionAtTimestamp') || req.tools.length !== 16) throw new Error('the model was not told about the tools');
+  if (!req.system.includes('GetVersionAtTimestamp') || req.tools.length !== 17) throw new Error('the model was not told about the tools');
   const { prompt, results } = sinceLastUser(conv);
   if (/write the plan/i.test(prompt)) {
     return results.length === 0 ? { toolCalls: [{ name: 'Write', args: { path: '/artifacts/doc.md', content: DOC } }] } : { text: 'I wrote /artifacts/doc.md.' };

@@ -38,6 +38,7 @@ describe('agent tools', () => {
       History: ['path', 'limit'],
       Diff: ['path', 'from_version', 'to_version'],
       Sql: ['db', 'sql', 'params', 'version'],
+      RestoreDatabase: ['db', 'version'],
       DeployApp: ['name'],
     };
     const schemas = toolSchemas();

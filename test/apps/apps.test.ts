@@ -62,6 +62,20 @@ describe('apps: agent-deployed web apps served by timefs', () => {
     // the Sql tool reads the same past
     expect((await runTool(fs, 'Sql', { db: 'habits', sql: 'SELECT name FROM habits', version: version1 })).text).toBe(`name\nrun\n[1 row (at version ${version1})]`);
     expect((await runTool(fs, 'Sql', { db: 'habits', sql: "INSERT INTO habits (name) VALUES ('x')", version: version1 })).text).toMatch(/read-only/);
+    // a wrong DELETE, undone: RestoreDatabase puts the data back and the running app serves it
+    expect((await runTool(fs, 'Sql', { db: 'habits', sql: 'DELETE FROM checkins; DELETE FROM habits' })).isError).toBe(false);
+    expect(await (await fetch(`${base}/api/habits`)).json()).toEqual([]);
+    const restored = await runTool(fs, 'RestoreDatabase', { db: 'habits', version: now });
+    expect(restored.text).toMatch(new RegExp(`^Restored database habits to how it was at version ${now} \\(version [0-9a-f]{20}\\)\\. What it held just before is readable with Sql\\(db="habits", sql="SELECT …", version="[0-9a-f]{20}"\\)\\.$`));
+    expect(await (await fetch(`${base}/api/habits`)).json()).toEqual([
+      { id: 1, name: 'run', checkins: 0 },
+      { id: 2, name: 'read', checkins: 1 },
+    ]);
+    await fetch(`${base}/api/habits`, { method: 'POST', headers: json, body: JSON.stringify({ name: 'swim' }) });
+    expect((await (await fetch(`${base}/api/habits`)).json()).map((h: { name: string }) => h.name)).toEqual(['run', 'read', 'swim']);
+    const emptied = /version="([0-9a-f]{20})"/.exec(restored.text)![1]!;
+    expect((await runTool(fs, 'Sql', { db: 'habits', sql: 'SELECT count(*) AS n FROM habits', version: emptied })).text).toBe(`n\n0\n[1 row (at version ${emptied})]`);
+    expect((await runTool(fs, 'RestoreDatabase', { db: 'nope', version: now })).text).toMatch(/^ENOENT: no database 'nope' \(the databases are: habits\)/);
     // app-database commits are attributed and carry the SQL
     const sqlLog = await (await srv.store.namespace('sql:builder/habits')).log({ limit: 10 });
     expect(sqlLog.map((r) => r.actor)).toContain('app:habits');

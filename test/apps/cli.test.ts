@@ -33,6 +33,13 @@ describe.runIf(cliBuilt())('timefs apps / sql / log (CLI)', () => {
     const log = timefs(data, ['log', '-n', '50']).stdout;
     expect(log).toMatch(/cli\s+\[db habits\] sql habits: DELETE FROM habits WHERE name = 'stretch'/);
     expect(log).toMatch(/tool:Write\s+Write\(path="\/apps\/habits\/app.json"/);
+    // the DELETE undone: the database put back as it was at v1, one commit, logged
+    const r = timefs(data, ['apps', 'restore-db', 'habits', v1]);
+    expect(r.stdout, r.stderr).toMatch(new RegExp(`^restored habits as it was at ${v1}, at version [0-9a-f]{20}; what it held before: timefs sql habits "…" --version [0-9a-f]{20}\n$`));
+    expect(timefs(data, ['sql', 'habits', 'SELECT name FROM habits ORDER BY id']).stdout).toBe('name\nstretch\nwalk\n');
+    expect(timefs(data, ['apps', 'restore-db', 'habits', v1]).stdout).toMatch(/already is as it was at .* \(nothing changed: no new version\)/);
+    expect(timefs(data, ['log', '-n', '1']).stdout).toMatch(new RegExp(`cli\\s+\\[db habits\\] restore-db habits to ${v1}`));
+    expect(timefs(data, ['apps', 'restore-db', 'nodb', 'now']).stderr).toMatch(/^timefs: no database 'nodb' \(the databases are: habits\)/);
     expect(timefs(data, ['--version']).stdout).toBe('0.1.0\n');
   });
 });

@@ -13,7 +13,7 @@ const textOf = (r: unknown): string => ((r as { content: Text[] }).content[0]!).
 /** Calls every tool once through an MCP client, checking results and that read-only tools are marked. */
 async function exerciseEveryTool(client: Client): Promise<void> {
   const { tools } = await client.listTools();
-  expect(tools.map((t) => t.name).sort()).toEqual(['Copy', 'Delete', 'Diff', 'Edit', 'GetVersionAtTimestamp', 'Glob', 'Grep', 'History', 'List', 'Mkdir', 'Move', 'Read', 'Stat', 'Write', 'Sql', 'DeployApp'].sort());
+  expect(tools.map((t) => t.name).sort()).toEqual(['Copy', 'Delete', 'Diff', 'Edit', 'GetVersionAtTimestamp', 'Glob', 'Grep', 'History', 'List', 'Mkdir', 'Move', 'Read', 'Stat', 'Write', 'Sql', 'RestoreDatabase', 'DeployApp'].sort());
   for (const t of tools) {
     expect(t.annotations?.readOnlyHint, t.name).toBe(['Read', 'List', 'Glob', 'Grep', 'Stat', 'GetVersionAtTimestamp', 'History', 'Diff'].includes(t.name));
     expect(t.inputSchema.type).toBe('object');

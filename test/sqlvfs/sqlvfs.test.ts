@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqlDatabase } from '../../src/sqlvfs/database.js';
+import { restoreDatabase } from '../../src/sqlvfs/names.js';
 import { SqliteEngine } from '../../src/kv/sqlite.js';
 import { DirBlobStore } from '../../src/store/blobs/dir.js';
 import { Store } from '../../src/store/store.js';
@@ -58,6 +59,43 @@ describe('sqlvfs: SQLite on versioned pages', () => {
       expect(() => past.query("INSERT INTO kv VALUES ('x', 1)")).toThrow(/read-only: 'app' is open at past version [0-9a-f]{20}/);
       past.close();
     }
+  });
+
+  it('restores a database as it was at a version: one commit, open connections see it, their caches stay right after', async () => {
+    const store = makeStore();
+    const a = await open(store);
+    const b = await open(store);
+    a.query('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)');
+    a.query("INSERT INTO t (v) VALUES ('one')");
+    const v1 = a.committed!;
+    const rows = (db: SqlDatabase) => db.all('SELECT v FROM t ORDER BY id').map((r) => r.v);
+    // b reads a state after v1, so SQLite keeps those pages cached across its transactions
+    a.query("INSERT INTO t (v) VALUES ('two')");
+    expect(rows(b)).toEqual(['one', 'two']);
+    const ns = await store.namespace(NS);
+    const before = (await ns.log({ limit: 100 })).length;
+    const r = await restoreDatabase(store, 'test', 'app', v1, { actor: 't', summary: 'restore' });
+    expect(r.version).not.toBeNull();
+    expect((await ns.log({ limit: 100 })).length).toBe(before + 1);
+    expect(rows(a)).toEqual(['one']);
+    // a commit on top of the restored state: SQLite's change counter must not repeat the one b
+    // cached with 'two' (it would keep its stale pages and answer ['one', 'two'])
+    a.query("INSERT INTO t (v) VALUES ('three')");
+    expect(rows(b)).toEqual(['one', 'three']);
+    expect(b.all('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+    // nothing was lost: the state it replaced is one version back
+    const old = await open(store, { version: r.before });
+    expect(rows(old)).toEqual(['one', 'two']);
+    old.close();
+    // a dropped table comes back; restoring to the state it is in changes nothing
+    const v3 = a.committed!;
+    a.query('DROP TABLE t');
+    expect(() => rows(b)).toThrow(/no such table/);
+    await restoreDatabase(store, 'test', 'app', v3, { actor: 't', summary: 'restore' });
+    expect(rows(b)).toEqual(['one', 'three']);
+    expect((await restoreDatabase(store, 'test', 'app', v3, { actor: 't', summary: 'again' })).version).toBeNull();
+    a.close();
+    b.close();
   });
 
   it('concurrent writers get SQLITE_BUSY and retry; no update is lost', async () => {

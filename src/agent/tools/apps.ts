@@ -4,7 +4,8 @@ import { AppSandbox } from '../../apps/sandbox.js';
 import { fsError } from '../../fs/errors.js';
 import { parseTimeSpec } from '../../fs/timespec.js';
 import { isVersionString, parseVersion, type Version } from '../../fs/index.js';
-import { dbNamespace, openAgentDb } from '../../sqlvfs/names.js';
+import { agentVersionOf } from '../../apps/version-at.js';
+import { dbNamespace, listDatabases, openAgentDb, restoreDatabase } from '../../sqlvfs/names.js';
 import { SqliteError, type SqlValue } from '../../sqlvfs/wasm.js';
 import { defineTool } from '../tool.js';
 import { plural } from '../limits.js';
@@ -122,5 +123,29 @@ export const Sql = defineTool({
     } finally {
       db.close();
     }
+  },
+});
+
+export const RestoreDatabase = defineTool({
+  name: 'RestoreDatabase',
+  description:
+    'Put an app database back exactly as it was at a version or time — every table and row — as one commit: how to undo a wrong DELETE, UPDATE or DROP. Look first with Sql(db, "SELECT …", version). Nothing is lost: the state it replaces stays readable at the version the result names.',
+  input: z.strictObject({
+    db: z.string().min(1).describe('Database name'),
+    version: z.string().min(1).describe('A 20-hex version (from GetVersionAtTimestamp, or a version an earlier result named) or a time ("yesterday", "2026-11-22T10:00:00Z")'),
+  }),
+  readOnly: false,
+  async run({ fs, summary }, args) {
+    const dbs = await listDatabases(fs.store, fs.agent);
+    if (!dbs.includes(args.db)) {
+      throw fsError('ENOENT', `no database '${args.db}'${dbs.length ? ` (the databases are: ${dbs.join(', ')})` : ' (there are no databases yet)'}`);
+    }
+    const at = await agentVersionOf(fs, args.version);
+    const r = await restoreDatabase(fs.store, fs.agent, args.db, at, { actor: 'tool:RestoreDatabase', summary });
+    if (r.version === null) return { text: `Database ${args.db} already is as it was at version ${at}: nothing changed`, version: null };
+    return {
+      text: `Restored database ${args.db} to how it was at version ${at} (version ${r.version}). What it held just before is readable with Sql(db="${args.db}", sql="SELECT …", version="${r.before}").`,
+      version: r.version,
+    };
   },
 });

@@ -1,5 +1,5 @@
 import type { ToolDef } from '../tool.js';
-import { DeployApp, Sql } from './apps.js';
+import { DeployApp, RestoreDatabase, Sql } from './apps.js';
 import { List, Stat_ } from './list.js';
 import { Read } from './read.js';
 import { Glob, Grep } from './search.js';
@@ -23,6 +23,7 @@ export const TOOLS: readonly ToolDef[] = [
   History,
   Diff,
   Sql,
+  RestoreDatabase,
   DeployApp,
 ] as unknown as readonly ToolDef[];
 

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { listApps } from '../../apps/manifest.js';
 import { parseVersion } from '../../fs/index.js';
-import { listDatabases, openAgentDb } from '../../sqlvfs/names.js';
+import { agentVersionOf } from '../../apps/version-at.js';
+import { listDatabases, openAgentDb, restoreDatabase } from '../../sqlvfs/names.js';
 import { SqliteError, jsonSqlValue, type SqlValue } from '../../sqlvfs/wasm.js';
 import { UserError } from '../../util/errors.js';
 import { action } from '../context.js';
@@ -24,6 +25,25 @@ export function registerAppCommands(program: Command): void {
           if (a.manifest) ctx.print(`${a.name.padEnd(20)} /apps/${fs.agent}/${a.name}/  database: ${a.manifest.database}${dbs.includes(a.manifest.database) ? '' : ' (not created yet)'}`);
           else ctx.print(`${a.name.padEnd(20)} INVALID: ${a.error?.split('\n')[0]}`);
         }
+      }),
+    );
+
+  apps
+    .command('restore-db')
+    .description('put an app database back exactly as it was at a version or time (one commit; the state it replaces stays readable)')
+    .argument('<db>', 'database name')
+    .argument('<when...>', 'a 20-hex version or a time ("yesterday 17:00", RFC 3339)')
+    .action(
+      action(async (ctx, db: string, when: string[]) => {
+        const fs = await ctx.fs();
+        const store = await ctx.openStore();
+        const dbs = await listDatabases(store, fs.agent);
+        if (!dbs.includes(db)) throw new UserError(`no database '${db}'${dbs.length ? ` (the databases are: ${dbs.join(', ')})` : ''}: see timefs apps ls`);
+        const at = await agentVersionOf(fs, when.join(' '));
+        const r = await restoreDatabase(store, fs.agent, db, at, { actor: 'cli', summary: `restore-db ${db} to ${at}` });
+        if (ctx.options.json) return ctx.json({ db, restoredTo: at, version: r.version, before: r.before });
+        if (r.version === null) ctx.print(`${db} already is as it was at ${at} (nothing changed: no new version)`);
+        else ctx.print(`restored ${db} as it was at ${at}, at version ${r.version}; what it held before: timefs sql ${db} "…" --version ${r.before}`);
       }),
     );
 
