@@ -464,6 +464,7 @@ describe('time travel', () => {
     await fs.writeFile('/proj/src/a.ts', 'broken');
     await fs.rm('/proj/docs', { recursive: true });
     await fs.mkdir('/proj/tmp/deep', { recursive: true });
+    await fs.mkdir('/proj/tmp2'); // one more subdirectory than then: nlink must come back to 4
     await fs.writeFile('/proj/tmp/deep/junk', 'x');
     await fs.writeFile('/proj/new.md', 'new');
     await fs.setxattr('/proj', 'user.tag', Buffer.from('v2'));
