@@ -566,12 +566,19 @@ export class FsTx extends FsView {
     else await this.destroy(ino, inode);
   }
 
+  /** Deletes every xattr of an inode (history keeps them). */
+  private async dropXattrs(ino: number, inode: Inode): Promise<void> {
+    if (!inode.xattr) return;
+    for (const e of await this.batch.list(xattrPrefix(ino))) this.batch.delete(e.key);
+    delete inode.xattr;
+  }
+
   /** Deletes an inode with its content and xattrs (history keeps them). */
   async destroy(ino: number, inode: Inode): Promise<void> {
     if (inode.type === 'file') {
       for (const bi of await this.blockIndexes(ino, 0, Math.ceil(inode.size / BLOCK_SIZE))) this.batch.delete(blockKey(ino, bi));
     }
-    if (inode.xattr) for (const e of await this.batch.list(xattrPrefix(ino))) this.batch.delete(e.key);
+    await this.dropXattrs(ino, inode);
     this.inodes.set(ino, null);
     this.dirty.add(ino);
   }
@@ -754,8 +761,7 @@ export class FsTx extends FsView {
     if (now.inode.type !== 'dir') return null;
     await this.emptyDir(now.ino, dst.path);
     const dir = now.inode;
-    if (dir.xattr) for (const e of await this.batch.list(xattrPrefix(now.ino))) this.batch.delete(e.key);
-    dir.xattr = false;
+    await this.dropXattrs(now.ino, dir);
     const counts = { files: 0, dirs: 1, bytes: 0 };
     for (const child of await from.readdir(srcIno)) {
       await this.copyNode(from, child.ino, await from.mustInode(child.ino), now.ino, dir, child.name, counts);
