@@ -404,14 +404,15 @@ export class AgentFs implements TxHost {
   /**
    * Copies a file or tree to head — from head, or from any version (`src@V`, or options.version):
    * the restore primitive. Content is shared, so this writes metadata only. A directory from the
-   * past onto its own path is put back as it was (`restored`; see FsTx.copyFrom).
+   * past onto its own path is put back as it was (`restored`; see FsTx.copyFrom). `before`: the
+   * version the copy was made on, which still holds what the destination held.
    */
-  async copy(src: string, dst: string, options: { version?: Version } = {}): Promise<{ version: Version | null } & CopyCounts> {
+  async copy(src: string, dst: string, options: { version?: Version } = {}): Promise<{ version: Version | null; before: Version } & CopyCounts> {
     const { view, parsed } = await this.viewFor(src, options.version);
     const from = parsed.selector || options.version ? `${parsed.path}@${view.version}` : parsed.path;
     const res = await this.transaction(`copy ${from} -> ${dst}`, async (tx) => {
       tx.batch.touch(parsed.path);
-      return tx.copyFrom(view, parsed.path, dst);
+      return { before: tx.version, ...(await tx.copyFrom(view, parsed.path, dst)) };
     });
     return { version: res.version, ...res.value };
   }

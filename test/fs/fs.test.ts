@@ -425,7 +425,7 @@ describe('time travel', () => {
     await fs.symlink('src/a.ts', '/proj/link');
     // a file copied onto itself as it is now changes nothing and makes no commit; from the past, it restores
     const head = await fs.head();
-    expect(await fs.copy('/proj/src/a.ts', '/proj/src/a.ts')).toEqual({ version: null, files: 0, dirs: 0, bytes: 0, restored: false });
+    expect(await fs.copy('/proj/src/a.ts', '/proj/src/a.ts')).toEqual({ version: null, before: head, files: 0, dirs: 0, bytes: 0, restored: false });
     expect(await fs.head()).toBe(head);
     clock.advance(3 * 24 * 3600 * 1000);
     const before = await fs.versionAt('now');

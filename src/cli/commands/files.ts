@@ -153,10 +153,9 @@ export function registerFileCommands(program: Command): void {
         const st = await fs.lstat(src);
         if (st.type === 'dir' && !opts.recursive) throw new FsError('EISDIR', `EISDIR: ${src} is a directory (use cp -r)`);
         const target = await intoDirectory(fs, src, dst);
-        const before = await fs.head();
         const res = await fs.copy(src, target);
         const counts = `${res.files} files, ${humanBytes(res.bytes)}, content shared`;
-        if (res.restored) ctx.print(`restored ${parsePath(target).path} as it was at ${src} (${counts}) ${atVersion(res.version)}; what it held before is at ${parsePath(target).path}@${before}`);
+        if (res.restored) ctx.print(`restored ${parsePath(target).path} as it was at ${src} (${counts}) ${atVersion(res.version)}; what it held before is at ${parsePath(target).path}@${res.before}`);
         else ctx.print(`copied ${src} -> ${parsePath(target).path} (${counts}) ${atVersion(res.version)}`);
       }),
     );
