@@ -51,6 +51,45 @@ export interface Slot {
   path: string;
 }
 
+/**
+ * The inode of a node made at time `t` in directory `parent` by `caller` (unless `spec` names the
+ * owner). BSD/SysV group rule: a setgid directory gives new entries its group (and new
+ * directories the bit).
+ */
+export function newInode(parentIno: number, parent: Inode, spec: NodeSpec, caller: Caller, t: number): Inode {
+  const inheritGid = (parent.mode & S_ISGID) !== 0;
+  let mode = spec.mode & 0o7777;
+  if (spec.type === 'dir' && inheritGid) mode |= S_ISGID;
+  return {
+    type: spec.type,
+    mode,
+    uid: spec.uid ?? caller.uid,
+    gid: inheritGid ? parent.gid : (spec.gid ?? caller.gid),
+    size: spec.target !== undefined ? Buffer.byteLength(spec.target) : 0,
+    atime: t,
+    mtime: t,
+    ctime: t,
+    nlink: spec.type === 'dir' ? 2 : 1,
+    ...(spec.rdev ? { rdev: spec.rdev } : {}),
+    ...(spec.target !== undefined ? { target: spec.target } : {}),
+    ...(spec.type === 'dir' ? { parent: parentIno } : {}),
+  };
+}
+
+/** What a new node is made of (createIn). */
+export interface NodeSpec {
+  type: FileType;
+  mode: number;
+  rdev?: number;
+  target?: string;
+  uid?: number;
+  gid?: number;
+  /** a reserved inode number (reserveInos) */
+  ino?: number;
+  /** when it was made (ms), if earlier than the transaction */
+  time?: number;
+}
+
 export interface SetAttr {
   mode?: number;
   uid?: number;
@@ -120,6 +159,18 @@ export class FsTx extends FsView {
     return this.nextIno++;
   }
 
+  /**
+   * Takes `count` consecutive inode numbers out of the counter and returns the first. They are
+   * then this caller's to hand to createIn (`spec.ino`) in later transactions: no other
+   * transaction, in any process, allocates them (numbers are never reused, so unused ones are
+   * merely skipped). The FUSE mount creates files with them before committing the create.
+   */
+  async reserveInos(count: number): Promise<number> {
+    const first = await this.allocIno();
+    this.nextIno = first + count;
+    return first;
+  }
+
   private stampChange(inode: Inode, content = true, time?: number): void {
     const t = time ?? this.now();
     if (content) inode.mtime = t;
@@ -183,45 +234,24 @@ export class FsTx extends FsView {
     return this.createIn(await this.parentFor(parsed), spec);
   }
 
-  /** Creates a node in a slot; EEXIST when the name is taken. */
-  async createIn(
-    at: Slot,
-    spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
-  ): Promise<{ ino: number; inode: Inode }> {
+  /**
+   * Creates a node in a slot; EEXIST when the name is taken. `spec.ino`: a number from
+   * reserveInos, instead of a new one; `spec.time`: when the node was made, if before this
+   * transaction (its times, and the directory's unless that changed later).
+   */
+  async createIn(at: Slot, spec: NodeSpec): Promise<{ ino: number; inode: Inode }> {
     if (await this.lookup(at.parentIno, at.name)) throw fsError('EEXIST', `file exists: ${at.path}`, at.path);
     return this.addNode(at.parentIno, at.parent, at.name, spec);
   }
 
-  private async addNode(
-    parentIno: number,
-    parent: Inode,
-    name: string,
-    spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
-  ): Promise<{ ino: number; inode: Inode }> {
-    const ino = await this.allocIno();
-    const t = this.now();
-    // BSD/SysV group rule: a setgid directory gives new entries its group (and new dirs the bit).
-    const inheritGid = (parent.mode & S_ISGID) !== 0;
-    let mode = spec.mode & 0o7777;
-    if (spec.type === 'dir' && inheritGid) mode |= S_ISGID;
-    const inode: Inode = {
-      type: spec.type,
-      mode,
-      uid: spec.uid ?? this.caller.uid,
-      gid: inheritGid ? parent.gid : (spec.gid ?? this.caller.gid),
-      size: spec.target !== undefined ? Buffer.byteLength(spec.target) : 0,
-      atime: t,
-      mtime: t,
-      ctime: t,
-      nlink: spec.type === 'dir' ? 2 : 1,
-      ...(spec.rdev ? { rdev: spec.rdev } : {}),
-      ...(spec.target !== undefined ? { target: spec.target } : {}),
-      ...(spec.type === 'dir' ? { parent: parentIno } : {}),
-    };
+  private async addNode(parentIno: number, parent: Inode, name: string, spec: NodeSpec): Promise<{ ino: number; inode: Inode }> {
+    const ino = spec.ino ?? (await this.allocIno());
+    const inode = newInode(parentIno, parent, spec, this.caller, spec.time ?? this.now());
     this.put(ino, inode);
     this.batch.set(direntKey(parentIno, name), encodeDirent(ino, spec.type));
     if (spec.type === 'dir') parent.nlink += 1;
-    this.stampChange(parent);
+    // a node made earlier: not before the directory's last change (ctime, which no caller sets)
+    this.stampChange(parent, true, spec.time === undefined ? undefined : Math.max(spec.time, parent.ctime));
     this.put(parentIno, parent);
     return { ino, inode };
   }

@@ -1,12 +1,24 @@
 import type { AgentFs } from '../fs/agentfs.js';
-import type { SetAttr } from '../fs/tx.js';
-import type { Stat } from '../fs/types.js';
+import type { FsTx, SetAttr } from '../fs/tx.js';
+import type { Inode, Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
 /** A loose attribute change (see bufferLoose) is committed at the latest this long after it was made (ms). */
 const LOOSE_MS = 20;
+/** Inode numbers reserved at a time for creates not yet committed (see createOpen). */
+const INO_RESERVE = 1024;
+/** A create commit reserves more once fewer than this many are left. */
+const INO_LOW = 256;
+
+/** A file made through a handle and not committed yet: it is committed with the handle's first flush. */
+export interface PendingCreate {
+  parentIno: number;
+  name: string;
+  /** the inode as the create commit will write it (what getattr shows meanwhile) */
+  inode: Inode;
+}
 
 /** A change made through an open handle and not yet committed, with the time it was made. */
 export type PendingOp = { kind: 'write'; offset: number; data: Buffer; time: number } | { kind: 'attr'; attr: SetAttr; time: number };
@@ -26,6 +38,8 @@ export interface Handle {
   pendingBytes: number;
   /** the handle's commits, in order; awaiting it waits for changes already taken from `pending` */
   chain: Promise<void>;
+  /** set while the file this handle created is not committed (see HandleTable.createOpen) */
+  create?: PendingCreate;
 }
 
 /**
@@ -46,6 +60,10 @@ export class HandleTable {
   private looseTimer: NodeJS.Timeout | undefined;
   /** loose changes being committed; settles once all of them are (never rejects) */
   private looseFlush: Promise<void> | null = null;
+  /** handles whose file is not committed yet, by inode (see createOpen) */
+  private readonly creating = new Map<number, Handle>();
+  /** inode numbers reserved for createOpen: [next, end) */
+  private inos = { next: 0, end: 0 };
 
   constructor(
     private readonly fs: AgentFs,
@@ -57,6 +75,64 @@ export class HandleTable {
     this.handles.set(h.fd, h);
     this.fs.retain(ino);
     return h;
+  }
+
+  /**
+   * Opens a file that is created with its first commit, not now: tar, cp and git create a file,
+   * write it and close it, and the create and the content become ONE commit at the first flush
+   * (close), fsync or 3 s timer instead of two. `ino` comes from takeIno(). Until then the file
+   * exists for this mount only: getattr answers `create.inode` with the buffered changes applied
+   * (overlay); the caller must commit it (commitCreates) before any request that could see it or
+   * its directory otherwise — the kernel driver does so for everything but getattr, setattr,
+   * xattr reads, write, flush, fsync and release of other nodes, and lookups of other names.
+   * Other surfaces see the file from its first commit. Should that commit fail (another surface
+   * took the name meanwhile), the flush reports the error and the handle's later commits find no
+   * file (ENOENT).
+   */
+  createOpen(ino: number, path: string, create: PendingCreate): Handle {
+    const h = this.open(ino, path, { writable: true });
+    h.create = create;
+    this.creating.set(ino, h);
+    return h;
+  }
+
+  /** A reserved inode number for createOpen, or undefined when none is left (create at once, which reserves more). */
+  takeIno(): number | undefined {
+    return this.inos.next < this.inos.end ? this.inos.next++ : undefined;
+  }
+
+  /**
+   * Reserves inode numbers in `tx` when few are left; call the result once `tx` has committed.
+   * Every create commit of the mount does it, so creates after the first need no commit of
+   * their own.
+   */
+  async reserveInos(tx: FsTx): Promise<(() => void) | undefined> {
+    if (this.inos.end - this.inos.next >= INO_LOW) return undefined;
+    const first = await tx.reserveInos(INO_RESERVE);
+    return () => {
+      this.inos = { next: first, end: first + INO_RESERVE };
+    };
+  }
+
+  /** The inode of a file created here and not committed yet. */
+  createdInode(ino: number): Inode | undefined {
+    return this.creating.get(ino)?.create?.inode;
+  }
+
+  /** True while some create is not committed. */
+  get createsPending(): boolean {
+    return this.creating.size > 0;
+  }
+
+  /** Whether a create not committed yet is in directory `dirIno` (named `name`, if given). */
+  createdIn(dirIno: number, name?: string): boolean {
+    for (const h of this.creating.values()) if (h.create && h.create.parentIno === dirIno && (name === undefined || h.create.name === name)) return true;
+    return false;
+  }
+
+  /** Commits every create not committed yet (with what its handle buffered); resolves when done, never rejects. */
+  async commitCreates(): Promise<void> {
+    for (const h of [...this.creating.values()]) await this.flush(h).catch(() => {}); // the file's own flush reports it
   }
 
   get(fd: number): Handle | undefined {
@@ -127,6 +203,15 @@ export class HandleTable {
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
   overlay(st: Stat): Stat {
     let out = st;
+    if (st.type === 'dir' && this.creating.size > 0) {
+      // a create not committed yet changes its directory's times as its commit will (FsTx.createIn)
+      for (const h of this.creating.values()) {
+        if (h.create?.parentIno !== st.ino) continue;
+        if (out === st) out = { ...st };
+        out.mtimeMs = out.ctimeMs = Math.max(h.create.inode.ctime, out.ctimeMs);
+      }
+      return out;
+    }
     for (const h of this.handles.values()) {
       if (h.ino !== st.ino || (h.pending.length === 0 && h.inflight.length === 0)) continue;
       if (out === st) out = { ...st };
@@ -160,7 +245,8 @@ export class HandleTable {
    */
   flush(h: Handle): Promise<void> {
     const commit = async (): Promise<void> => {
-      if (h.pending.length === 0) return;
+      const create = h.create;
+      if (h.pending.length === 0 && !create) return;
       const ops = h.pending;
       h.pending = [];
       h.pendingBytes = 0;
@@ -168,16 +254,33 @@ export class HandleTable {
       const attrs = ops.some((op) => op.kind === 'attr');
       h.inflight = ops;
       try {
-        const summary = bytes === 0 && attrs ? `setattr ${h.path}` : `write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`;
-        await this.fs.transaction(summary, async (tx) => {
+        const detail = ` (${bytes} bytes${attrs ? ', attributes' : ''})`;
+        const summary = create
+          ? `create ${h.path}${bytes > 0 || attrs ? detail : ''}`
+          : bytes === 0 && attrs
+            ? `setattr ${h.path}`
+            : `write ${h.path}${detail}`;
+        const { value: reserved } = await this.fs.transaction(summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
+          if (create) {
+            const { inode } = create;
+            const at = await tx.slot(create.parentIno, create.name, h.path);
+            await tx.createIn(at, { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino: h.ino, time: inode.ctime });
+          }
           for (const op of coalesce(ops)) {
             if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
             else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
           }
+          return create ? this.reserveInos(tx) : undefined;
         });
+        reserved?.();
       } finally {
         h.inflight = [];
+        if (create) {
+          // committed, or failed for good (the next commit must not make an empty file instead)
+          h.create = undefined;
+          this.creating.delete(h.ino);
+        }
       }
     };
     const next = h.chain.then(commit, commit);

@@ -317,6 +317,66 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(seen.mtimeMs).toBeGreaterThan(then.getTime());
   });
 
+  // the kernel driver commits a file's create with its first flush (libfuse creates at once)
+  if (driver === 'kernel') it('a file created, written and closed is one commit; the mount sees it before, other surfaces from then', async () => {
+    const dir = path.join(mnt, 'fold');
+    fs.mkdirSync(dir);
+    // the other surface is in this process: starting a program would close (and so flush) the
+    // descriptors it inherits for a moment, as every fork + exec does
+    const store = await openStore({ dataDir: data });
+    try {
+      const other = await AgentFs.open(store, 'default');
+      const a = path.join(dir, 'a.txt');
+      const fd = fs.openSync(a, 'wx', 0o640);
+      fs.writeSync(fd, 'hello');
+      // through the mount the file is there at once, with what was written (not committed yet)
+      expect([fs.statSync(a).size, fs.fstatSync(fd).mode & 0o777]).toEqual([5, 0o640]);
+      await new Promise((r) => setTimeout(r, 100)); // well past the 5 ms deferred COMMIT
+      expect(await other.exists('/fold/a.txt')).toBe(false);
+      // a listing of its directory commits it first, with what was written
+      expect(fs.readdirSync(dir)).toEqual(['a.txt']);
+      expect(() => fs.openSync(a, 'wx')).toThrow(/EEXIST/);
+      expect(await eventually(async () => String(await other.readFile('/fold/a.txt').catch(() => null)), 'hello')).toBe('hello');
+      fs.writeSync(fd, ' world');
+      fs.closeSync(fd);
+      // another surface takes the name while the file is open here: the close says so, and what
+      // the other surface wrote stays
+      const c = path.join(dir, 'c.txt');
+      const fd2 = fs.openSync(c, 'wx');
+      fs.writeSync(fd2, 'mine');
+      await other.writeFile('/fold/c.txt', 'theirs');
+      expect(() => fs.closeSync(fd2)).toThrow(/EEXIST/);
+      expect(String(await other.readFile('/fold/c.txt'))).toBe('theirs');
+    } finally {
+      await store.close();
+    }
+    // the mount drops its cached entry when it sees the other surface's commit (invalidator)
+    const readC = async (): Promise<string> => {
+      try {
+        return fs.readFileSync(path.join(dir, 'c.txt'), 'utf8');
+      } catch (err) {
+        return String((err as NodeJS.ErrnoException).code);
+      }
+    };
+    expect(await eventually(readC, 'theirs', 3000)).toBe('theirs');
+    // create, write, chmod, close: one commit
+    const b = path.join(dir, 'b.txt');
+    const fd3 = fs.openSync(b, 'wx', 0o600);
+    fs.writeSync(fd3, 'bee');
+    fs.fchmodSync(fd3, 0o644);
+    fs.closeSync(fd3);
+    await new Promise((r) => setTimeout(r, 100));
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '20']).stdout) as Array<{ summary: string; actor: string }>;
+    expect(log.filter((l) => l.actor === 'fuse').map((l) => l.summary).filter((s) => s.includes('/fold/')).reverse()).toEqual([
+      'create /fold/a.txt (5 bytes)',
+      'write /fold/a.txt (6 bytes)',
+      'create /fold/b.txt (3 bytes, attributes)',
+    ]);
+    const st = JSON.parse(timefs(data, ['--json', 'stat', '/fold/b.txt']).stdout) as { mode: number; uid: number; size: number };
+    expect([st.mode & 0o777, st.uid, st.size]).toEqual([0o644, process.getuid!(), 3]);
+    expect(timefs(data, ['cat', '/fold/a.txt']).stdout).toBe('hello world');
+  });
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');

@@ -1,7 +1,7 @@
 import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError, fromStoreError, fsError } from '../../fs/errors.js';
-import { MAX_NAME_BYTES, joinPath, parsePath, splitSelector } from '../../fs/path.js';
-import type { FsTx, SetAttr, Slot } from '../../fs/tx.js';
+import { MAX_NAME_BYTES, checkName, joinPath, parsePath, splitSelector } from '../../fs/path.js';
+import { newInode, type FsTx, type SetAttr, type Slot } from '../../fs/tx.js';
 import { typeFromMode, type DirEntry, type FileType, type Inode, type Stat } from '../../fs/types.js';
 import type { Version } from '../../store/version.js';
 import type { FsView } from '../../fs/view.js';
@@ -49,6 +49,13 @@ type Payload = Buffer[];
 
 /** Requests that need no barrier for loose attribute changes (see handle()). */
 const SEES_LOOSE = new Set<number>([Op.GETATTR, Op.LOOKUP, Op.SETATTR, Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+/**
+ * Requests that need no barrier for creates not committed yet (see createBarrier()): they cannot
+ * see one, or see it through the overlay (getattr of the file or of its directory).
+ */
+const SEES_CREATES = new Set<number>([Op.GETATTR, Op.GETXATTR, Op.LISTXATTR, Op.WRITE, Op.FLUSH, Op.FSYNC, Op.RELEASE, Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT, Op.STATFS, Op.ACCESS]);
+/** The opcodes we serve; any other is answered ENOSYS (e.g. STATX, after which the kernel sends GETATTR). */
+const SERVED = new Set<number>(Object.values(Op));
 
 /**
  * The mode after a write, truncate or chown that must drop privileges — the rule the kernel applies
@@ -101,10 +108,33 @@ export class FuseSession {
   handle(req: Buffer): void {
     const opcode = req.readUInt32LE(4);
     this.stats?.count(opcode);
-    const barrier = SEES_LOOSE.has(opcode) ? null : this.handles.looseBarrier();
+    const loose = SEES_LOOSE.has(opcode) ? null : this.handles.looseBarrier();
+    const creates = this.createBarrier(opcode, req);
+    const barrier = loose && creates ? Promise.all([loose, creates]) : (loose ?? creates);
     if (!barrier) return this.dispatch(req);
     const copy = Buffer.from(req.subarray(0, req.readUInt32LE(0)));
     void barrier.then(() => this.dispatch(copy));
+  }
+
+  /**
+   * While a file created here is not committed yet (HandleTable.createOpen), a request that could
+   * see it — or its directory, whose entries and times the create commit changes — other than
+   * through the overlay commits it first, so every answer and every commit stays in request
+   * order. What tar, cp and git send between creating and closing a file (write, setattr,
+   * getxattr, getattr of the file and of its directory, which the kernel asks for to check
+   * permissions after a create, flush, release) needs no commit; neither does a lookup of
+   * another name or a setattr of another node.
+   */
+  private createBarrier(opcode: number, req: Buffer): Promise<void> | null {
+    if (!this.handles.createsPending || SEES_CREATES.has(opcode) || !SERVED.has(opcode)) return null;
+    if (opcode === Op.SETATTR || opcode === Op.LOOKUP) {
+      const node = this.nodes.get(Number(req.readBigUInt64LE(8)));
+      if (!node || node.version) return null;
+      // a setattr of the file itself is buffered with its writes (HandleTable.bufferAttr)
+      const name = opcode === Op.LOOKUP ? cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0] : undefined;
+      if (!this.handles.createdIn(node.ino, name)) return null;
+    }
+    return this.handles.commitCreates();
   }
 
   /** Decodes one request (synchronously: `req` is reused once this returns) and starts it. */
@@ -194,8 +224,11 @@ export class FuseSession {
         const mode = body.readUInt32LE(4);
         const name = cstring(body, 16)[0];
         return this.run(h, async () => {
+          const writable = (flags & O_ACCMODE) !== 0;
+          const reserved = writable ? this.handles.takeIno() : undefined;
+          if (reserved !== undefined) return this.createLater(h, name, mode & 0o7777, reserved);
           const { ino, entry } = await this.create(h, h.nodeid, name, 'create', (tx, at) => tx.createIn(at, { type: 'file', mode: mode & 0o7777 }));
-          const handle = this.handles.open(ino, joinPath(this.nodes.pathOf(h.nodeid), name), { writable: (flags & O_ACCMODE) !== 0 });
+          const handle = this.handles.open(ino, joinPath(this.nodes.pathOf(h.nodeid), name), { writable });
           return [entry, openOut(handle.fd, 0)];
         });
       }
@@ -314,7 +347,7 @@ export class FuseSession {
         const name = cstring(body, 8)[0];
         return this.run(h, async () => {
           const { node, view } = await this.nodeView(h.nodeid);
-          const value = await view.getxattr(node.ino, name, await view.mustInode(node.ino));
+          const value = await view.getxattr(node.ino, name, await this.inodeOf(node, view));
           if (!value) throw fsError('ENODATA', `no xattr ${name}`);
           return sized(value, size);
         });
@@ -323,7 +356,7 @@ export class FuseSession {
         const size = body.readUInt32LE(0);
         return this.run(h, async () => {
           const { node, view } = await this.nodeView(h.nodeid);
-          const names = await view.listxattr(node.ino, await view.mustInode(node.ino));
+          const names = await view.listxattr(node.ino, await this.inodeOf(node, view));
           return sized(Buffer.from(names.map((n) => `${n}\0`).join('')), size);
         });
       }
@@ -423,10 +456,15 @@ export class FuseSession {
     return { node, view: await this.fs.view(node.version) };
   }
 
+  /** A node's inode: at head, a file created here and not committed yet is one too. */
+  private async inodeOf(node: Node, view: FsView): Promise<Inode> {
+    return (!node.version && this.handles.createdInode(node.ino)) || view.mustInode(node.ino);
+  }
+
   /** A node's attributes as this mount reports them (buffered writes of open files included). */
   private async statNode(id: number): Promise<{ node: Node; stat: Stat }> {
     const { node, view } = await this.nodeView(id);
-    const stat = view.statOf(node.ino, await view.mustInode(node.ino));
+    const stat = view.statOf(node.ino, await this.inodeOf(node, view));
     return { node, stat: this.shown(stat, node.version) };
   }
 
@@ -486,12 +524,36 @@ export class FuseSession {
    */
   private async create(h: InHeader, parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<{ ino: number; inode: Inode }>): Promise<{ ino: number; entry: Buffer }> {
     const as = this.fs.withActor(this.fs.actor, { uid: h.uid, gid: h.gid });
-    const { ino, stat } = await this.change(parentId, name, what, async (tx, at) => {
+    const { ino, stat, reserved } = await this.change(parentId, name, what, async (tx, at) => {
       const made = await fn(tx, at);
-      return { ino: made.ino, stat: tx.statOf(made.ino, made.inode) };
+      // inode numbers for the creates that commit with their file's first flush (createLater)
+      return { ino: made.ino, stat: tx.statOf(made.ino, made.inode), reserved: await this.handles.reserveInos(tx) };
     }, as);
+    reserved?.();
     const ttl = this.ttl(undefined);
     return { ino, entry: entryOut(this.nodes.remember(ino, parentId, name), this.shown(stat, undefined), ttl, ttl) };
+  }
+
+  /**
+   * CREATE of a file opened for writing, committed with the file's first flush instead of now
+   * (HandleTable.createOpen), under a reserved inode number. Checks what the create commit will
+   * check, so that it fails here, not at close: the directory is a head directory (EROFS), the
+   * name is valid and free. Another surface taking the name in between makes the close fail.
+   */
+  private async createLater(h: InHeader, name: string, mode: number, ino: number): Promise<Payload> {
+    const parent = this.mustNode(h.nodeid);
+    const path = joinPath(this.nodes.pathOf(h.nodeid), name);
+    if (parent.version) throw fsError('EROFS', `read-only: ${path} is inside a past version`, path);
+    checkName(name, path);
+    const view = await this.fs.view();
+    const dir = await view.mustInode(parent.ino, path);
+    if (dir.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
+    if (this.handles.createdIn(parent.ino, name) || (await view.lookup(parent.ino, name))) throw fsError('EEXIST', `file exists: ${path}`, path);
+    const caller = { uid: h.uid, gid: h.gid };
+    const inode = newInode(parent.ino, dir, { type: 'file', mode }, caller, this.fs.store.clock());
+    const handle = this.handles.createOpen(ino, path, { parentIno: parent.ino, name, inode });
+    const ttl = this.ttl(undefined);
+    return [entryOut(this.nodes.remember(ino, h.nodeid, name), this.shown(view.statOf(ino, inode), undefined), ttl, ttl), openOut(handle.fd, 0)];
   }
 
   private async rename(fromDir: number, from: string, toDir: number, to: string, flags: number): Promise<Payload> {
