@@ -82,12 +82,11 @@ export class HandleTable {
    * write it and close it, and the create and the content become ONE commit at the first flush
    * (close), fsync or 3 s timer instead of two. `ino` comes from takeIno(). Until then the file
    * exists for this mount only: getattr answers `create.inode` with the buffered changes applied
-   * (overlay); the caller must commit it (commitCreates) before any request that could see it or
-   * its directory otherwise — the kernel driver does so for everything but getattr, setattr,
-   * xattr reads, write, flush, fsync and release of other nodes, and lookups of other names.
-   * Other surfaces see the file from its first commit. Should that commit fail (another surface
-   * took the name meanwhile), the flush reports the error and the handle's later commits find no
-   * file (ENOENT).
+   * (overlay), and its directory the times the commit will give it; the caller must commit it
+   * (commitCreates) before any request that could see it or its directory otherwise (the kernel
+   * driver's FuseSession.createBarrier). Other surfaces see the file from its first commit.
+   * Should that commit fail (another surface took the name meanwhile), the flush reports the
+   * error and the handle's later commits find no file (ENOENT).
    */
   createOpen(ino: number, path: string, create: PendingCreate): Handle {
     const h = this.open(ino, path, { writable: true });
@@ -210,7 +209,7 @@ export class HandleTable {
         if (out === st) out = { ...st };
         out.mtimeMs = out.ctimeMs = Math.max(h.create.inode.ctime, out.ctimeMs);
       }
-      return out;
+      // and on: a directory's own attribute changes may be buffered too (bufferLoose)
     }
     for (const h of this.handles.values()) {
       if (h.ino !== st.ino || (h.pending.length === 0 && h.inflight.length === 0)) continue;

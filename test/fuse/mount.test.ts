@@ -320,7 +320,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
   // the kernel driver commits a file's create with its first flush (libfuse creates at once)
   if (driver === 'kernel') it('a file created, written and closed is one commit; the mount sees it before, other surfaces from then', async () => {
     const dir = path.join(mnt, 'fold');
+    const elsewhere = path.join(mnt, 'fold-other');
     fs.mkdirSync(dir);
+    fs.mkdirSync(elsewhere, 0o755);
     // the other surface is in this process: starting a program would close (and so flush) the
     // descriptors it inherits for a moment, as every fork + exec does
     const store = await openStore({ dataDir: data });
@@ -331,6 +333,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       fs.writeSync(fd, 'hello');
       // through the mount the file is there at once, with what was written (not committed yet)
       expect([fs.statSync(a).size, fs.fstatSync(fd).mode & 0o777]).toEqual([5, 0o640]);
+      // another directory's buffered attribute change shows meanwhile too
+      fs.chmodSync(elsewhere, 0o700);
+      expect(fs.statSync(elsewhere).mode & 0o777).toBe(0o700);
       await new Promise((r) => setTimeout(r, 100)); // well past the 5 ms deferred COMMIT
       expect(await other.exists('/fold/a.txt')).toBe(false);
       // a listing of its directory commits it first, with what was written
