@@ -352,6 +352,17 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       await other.writeFile('/fold/c.txt', 'theirs');
       expect(() => fs.closeSync(fd2)).toThrow(/EEXIST/);
       expect(String(await other.readFile('/fold/c.txt'))).toBe('theirs');
+      // a file pending in a directory whose times are then set: the create is committed first, so
+      // it does not stamp the directory over the times set after it
+      const inner = path.join(elsewhere, 'pending.txt');
+      const fd4 = fs.openSync(inner, 'wx');
+      const then = new Date('2001-02-03T04:05:06Z');
+      fs.utimesSync(elsewhere, then, then);
+      fs.writeSync(fd4, 'later');
+      fs.closeSync(fd4);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fs.statSync(elsewhere).mtimeMs).toBe(then.getTime());
+      expect((await other.stat('/fold-other')).mtimeMs).toBe(then.getTime());
     } finally {
       await store.close();
     }

@@ -128,7 +128,7 @@ export class FuseSession {
   private createBarrier(opcode: number, req: Buffer): Promise<void> | null {
     if (!this.handles.createsPending || SEES_CREATES.has(opcode) || !SERVED.has(opcode)) return null;
     if (opcode === Op.SETATTR || opcode === Op.LOOKUP) {
-      const node = this.nodes.get(Number(req.readBigUInt64LE(8)));
+      const node = this.nodes.get(readInHeader(req).nodeid);
       if (!node || node.version) return null;
       // a setattr of the file itself is buffered with its writes (HandleTable.bufferAttr)
       const name = opcode === Op.LOOKUP ? cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0] : undefined;
