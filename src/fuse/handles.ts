@@ -20,6 +20,12 @@ export interface PendingCreate {
   inode: Inode;
 }
 
+/** A directory made and not committed yet (see mkdirLater). */
+export interface PendingDir extends PendingCreate {
+  ino: number;
+  path: string;
+}
+
 /** A change made through an open handle and not yet committed, with the time it was made. */
 export type PendingOp = { kind: 'write'; offset: number; data: Buffer; time: number } | { kind: 'attr'; attr: SetAttr; time: number };
 
@@ -62,6 +68,12 @@ export class HandleTable {
   private looseFlush: Promise<void> | null = null;
   /** handles whose file is not committed yet, by inode (see createOpen) */
   private readonly creating = new Map<number, Handle>();
+  /**
+   * Directories not committed yet, in the order they were made (see mkdirLater). Invariant: each
+   * is a child of the one before, so they form one chain, and every file in `creating` lies in
+   * the last one (or outside all of them, and then there are none).
+   */
+  private readonly dirs = new Map<number, PendingDir>();
   /** inode numbers reserved for createOpen: [next, end) */
   private inos = { next: 0, end: 0 };
 
@@ -113,25 +125,81 @@ export class HandleTable {
     };
   }
 
-  /** The inode of a file created here and not committed yet. */
+  /**
+   * Makes a directory that is committed later, with the first file made in it (or in a directory
+   * made in it, and so on): tar makes a directory, then the directories and files inside it, and
+   * `mkdir a/b/c` + a file in c become one commit. Only in the last pending directory (the chain
+   * invariant of `dirs`): the caller commits everything pending first otherwise. Until then it
+   * exists for this mount only, as a file from createOpen does; being new, it is empty but for
+   * what is pending in it, so a lookup in it needs no commit.
+   */
+  mkdirLater(dir: PendingDir): void {
+    this.dirs.set(dir.ino, dir);
+  }
+
+  /** The directory in which a create or mkdir may stay pending: the last pending one, when no file is pending. */
+  get pendingTip(): number | undefined {
+    if (this.creating.size > 0) return undefined;
+    let last: number | undefined;
+    for (const ino of this.dirs.keys()) last = ino;
+    return last;
+  }
+
+  /** Whether `ino` is a directory made here and not committed yet. */
+  isPendingDir(ino: number): boolean {
+    return this.dirs.has(ino);
+  }
+
+  /** The inode of a file or directory created here and not committed yet. */
   createdInode(ino: number): Inode | undefined {
-    return this.creating.get(ino)?.create?.inode;
+    return this.creating.get(ino)?.create?.inode ?? this.dirs.get(ino)?.inode;
   }
 
   /** True while some create is not committed. */
   get createsPending(): boolean {
-    return this.creating.size > 0;
+    return this.creating.size > 0 || this.dirs.size > 0;
   }
 
-  /** Whether a create not committed yet is in directory `dirIno` (named `name`, if given). */
+  /** Whether a create or mkdir not committed yet is in directory `dirIno` (named `name`, if given). */
   createdIn(dirIno: number, name?: string): boolean {
-    for (const h of this.creating.values()) if (h.create && h.create.parentIno === dirIno && (name === undefined || h.create.name === name)) return true;
+    for (const c of this.pendingCreates()) if (c.parentIno === dirIno && (name === undefined || c.name === name)) return true;
     return false;
   }
 
-  /** Commits every create not committed yet (with what its handle buffered); resolves when done, never rejects. */
+  private *pendingCreates(): IterableIterator<PendingCreate> {
+    for (const h of this.creating.values()) if (h.create) yield h.create;
+    yield* this.dirs.values();
+  }
+
+  /**
+   * Commits every create and mkdir not committed yet (files with what their handle buffered);
+   * resolves when done, never rejects: a file's own flush reports its failure, a directory's is
+   * logged (the requests that made it were answered).
+   */
   async commitCreates(): Promise<void> {
-    for (const h of [...this.creating.values()]) await this.flush(h).catch(() => {}); // the file's own flush reports it
+    for (const h of [...this.creating.values()]) await this.flush(h).catch(() => {});
+    if (this.dirs.size === 0) return;
+    const dirs = [...this.dirs.values()];
+    try {
+      const { value: reserved } = await this.fs.transaction(`mkdir ${dirs.map((d) => d.path).join(', ')}`, async (tx) => {
+        await this.createDirs(tx, dirs);
+        return this.reserveInos(tx);
+      });
+      reserved?.();
+    } catch (err) {
+      console.error(`timefs fuse: committing mkdir ${dirs.map((d) => d.path).join(', ')} failed`, err);
+    } finally {
+      for (const d of dirs) this.dirs.delete(d.ino);
+    }
+  }
+
+  /** Writes pending directories (parents first) in `tx`. */
+  private async createDirs(tx: FsTx, dirs: readonly PendingDir[]): Promise<void> {
+    for (const d of dirs) {
+      tx.batch.touch(d.path);
+      const { inode } = d;
+      await tx.createIn(await tx.slot(d.parentIno, d.name, d.path), { type: 'dir', mode: inode.mode, uid: inode.uid, gid: inode.gid, ino: d.ino, time: inode.ctime });
+    }
   }
 
   get(fd: number): Handle | undefined {
@@ -202,12 +270,13 @@ export class HandleTable {
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
   overlay(st: Stat): Stat {
     let out = st;
-    if (st.type === 'dir' && this.creating.size > 0) {
-      // a create not committed yet changes its directory's times as its commit will (FsTx.createIn)
-      for (const h of this.creating.values()) {
-        if (h.create?.parentIno !== st.ino) continue;
+    if (st.type === 'dir' && this.createsPending) {
+      // a create or mkdir not committed yet changes its directory as its commit will (FsTx.createIn)
+      for (const c of this.pendingCreates()) {
+        if (c.parentIno !== st.ino) continue;
         if (out === st) out = { ...st };
-        out.mtimeMs = out.ctimeMs = Math.max(h.create.inode.ctime, out.ctimeMs);
+        out.mtimeMs = out.ctimeMs = Math.max(c.inode.ctime, out.ctimeMs);
+        if (c.inode.type === 'dir') out.nlink += 1;
       }
       // and on: a directory's own attribute changes may be buffered too (bufferLoose)
     }
@@ -252,6 +321,8 @@ export class HandleTable {
       const bytes = ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0);
       const attrs = ops.some((op) => op.kind === 'attr');
       h.inflight = ops;
+      // the directories it lies in that are pending too (all of them: see `dirs`)
+      const dirs = create ? [...this.dirs.values()] : [];
       try {
         const detail = ` (${bytes} bytes${attrs ? ', attributes' : ''})`;
         const summary = create
@@ -259,8 +330,10 @@ export class HandleTable {
           : bytes === 0 && attrs
             ? `setattr ${h.path}`
             : `write ${h.path}${detail}`;
-        const { value: reserved } = await this.fs.transaction(summary, async (tx) => {
+        const made = dirs.length > 0 ? `mkdir ${dirs.map((d) => d.path).join(', ')}; ` : '';
+        const { value: reserved } = await this.fs.transaction(made + summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
+          await this.createDirs(tx, dirs);
           if (create) {
             const { inode } = create;
             const at = await tx.slot(create.parentIno, create.name, h.path);
@@ -279,6 +352,7 @@ export class HandleTable {
           // committed, or failed for good (the next commit must not make an empty file instead)
           h.create = undefined;
           this.creating.delete(h.ino);
+          for (const d of dirs) this.dirs.delete(d.ino);
         }
       }
     };
@@ -297,6 +371,7 @@ export class HandleTable {
   }
 
   async flushAll(): Promise<void> {
+    await this.commitCreates();
     await this.flushLoose();
     for (const h of this.handles.values()) await this.flush(h);
   }

@@ -61,6 +61,19 @@ export function mountCommitDelayMs(): number {
   return ms;
 }
 
+/**
+ * How often the mount commits what open files have buffered, and creates not committed yet (ms;
+ * `TIMEFS_WRITEBACK_MS` overrides): a file kept open shows to other surfaces at most this late.
+ */
+export const WRITEBACK_MS = 3000;
+
+export function mountWritebackMs(): number {
+  const env = process.env.TIMEFS_WRITEBACK_MS;
+  const ms = env === undefined || env === '' ? WRITEBACK_MS : Number(env);
+  if (!Number.isFinite(ms) || ms < 1) throw new UserError(`TIMEFS_WRITEBACK_MS must be a number of ms >= 1, not '${env}'`);
+  return ms;
+}
+
 export function isMounted(dir: string): boolean {
   const abs = path.resolve(dir);
   try {
@@ -105,6 +118,7 @@ export type FuseDriver = 'kernel' | 'libfuse';
 /** Mounts an agent's filesystem at dir; `stats` counts the kernel's requests and times their answers (kernel driver). */
 export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: FuseDriver; stats?: RequestStats } = {}): Promise<Mounted> {
   checkFuse();
+  const writebackMs = mountWritebackMs(); // a bad value fails before anything is mounted
   const abs = path.resolve(dir);
   cleanStale(abs);
   if (isMounted(abs)) throw new UserError(`${abs} is already a mount point (unmount it first: timefs umount ${abs})`);
@@ -125,8 +139,8 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   } else {
     ({ unmount, handles } = await mountLibfuse(fuseFs, abs));
   }
-  // write-back: commit buffered writes at least every few seconds while files stay open
-  const timer = setInterval(() => void handles.flushAll().catch(() => {}), 3000);
+  // write-back: commit buffered writes (and pending creates) at least every few seconds
+  const timer = setInterval(() => void handles.flushAll().catch(() => {}), writebackMs);
   timer.unref();
   return {
     dir: abs,

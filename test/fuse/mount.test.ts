@@ -317,8 +317,19 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(seen.mtimeMs).toBeGreaterThan(then.getTime());
   });
 
-  // the kernel driver commits a file's create with its first flush (libfuse creates at once)
-  if (driver === 'kernel') it('a file created, written and closed is one commit; the mount sees it before, other surfaces from then', async () => {
+  // the kernel driver commits a file's create with its first flush (libfuse creates at once);
+  // these run on a mount of their own whose write-back timer (3 s) cannot commit in the middle
+  // of a check that something is not committed yet
+  const ownMount = async (check: (mnt: string, data: string) => Promise<void>): Promise<void> => {
+    const own = await startMount(`fuse-fold-${driver}`, ['--driver', driver], { ...env, TIMEFS_WRITEBACK_MS: '600000' });
+    try {
+      await check(own.dir, own.data);
+    } finally {
+      await own.stop();
+    }
+  };
+
+  if (driver === 'kernel') it('a file created, written and closed is one commit; the mount sees it before, other surfaces from then', () => ownMount(async (mnt, data) => {
     const dir = path.join(mnt, 'fold');
     const elsewhere = path.join(mnt, 'fold-other');
     fs.mkdirSync(dir);
@@ -391,7 +402,54 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     const st = JSON.parse(timefs(data, ['--json', 'stat', '/fold/b.txt']).stdout) as { mode: number; uid: number; size: number };
     expect([st.mode & 0o777, st.uid, st.size]).toEqual([0o644, process.getuid!(), 3]);
     expect(timefs(data, ['cat', '/fold/a.txt']).stdout).toBe('hello world');
-  });
+  }));
+
+  if (driver === 'kernel') it('directories made and then filled, as tar does, are committed with the first file made in them', () => ownMount(async (mnt, data) => {
+    const nest = path.join(mnt, 'nest');
+    const deep = path.join(nest, 'b', 'c');
+    // a fresh mount's first mkdir commits at once: it reserves the inode numbers the next use
+    fs.mkdirSync(path.join(mnt, 'first'));
+    const links = fs.statSync(mnt).nlink;
+    const store = await openStore({ dataDir: data });
+    try {
+      const other = await AgentFs.open(store, 'default');
+      fs.mkdirSync(nest);
+      fs.mkdirSync(path.join(nest, 'b'));
+      fs.mkdirSync(deep, 0o750);
+      // the mount sees them at once: the parent's link count, the mode; a lookup inside finds nothing
+      expect(fs.statSync(mnt).nlink).toBe(links + 1);
+      expect(fs.statSync(deep).mode & 0o777).toBe(0o750);
+      expect(fs.existsSync(path.join(deep, 'nothing'))).toBe(false);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await other.exists('/nest')).toBe(false);
+      fs.writeFileSync(path.join(deep, 'f.txt'), 'deep');
+      expect(await eventually(async () => String(await other.readFile('/nest/b/c/f.txt').catch(() => null)), 'deep')).toBe('deep');
+      expect((await other.stat('/nest/b/c')).mode & 0o777).toBe(0o750);
+      // an empty directory is committed when something looks inside (or changes it)
+      const empty = path.join(nest, 'empty');
+      fs.mkdirSync(empty);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await other.exists('/nest/empty')).toBe(false);
+      expect(fs.readdirSync(empty)).toEqual([]);
+      expect(await eventually(async () => String(await other.exists('/nest/empty')), 'true')).toBe('true');
+      fs.mkdirSync(path.join(nest, 'owned'));
+      fs.chmodSync(path.join(nest, 'owned'), 0o701);
+      expect(fs.statSync(path.join(nest, 'owned')).mode & 0o777).toBe(0o701);
+    } finally {
+      await store.close();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '20']).stdout) as Array<{ summary: string; actor: string }>;
+    expect(log.filter((l) => l.actor === 'fuse').map((l) => l.summary).reverse()).toEqual([
+      'mkdir /first',
+      'mkdir /nest, /nest/b, /nest/b/c; create /nest/b/c/f.txt (4 bytes)',
+      'mkdir /nest/empty',
+      'mkdir /nest/owned',
+      'setattr /nest/owned',
+    ]);
+    expect(JSON.parse(timefs(data, ['--json', 'stat', '/nest/owned']).stdout).mode & 0o777).toBe(0o701);
+    expect(fs.statSync(mnt).nlink).toBe(links + 1);
+  }));
 
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));

@@ -127,13 +127,16 @@ export class FuseSession {
    */
   private createBarrier(opcode: number, req: Buffer): Promise<void> | null {
     if (!this.handles.createsPending || SEES_CREATES.has(opcode) || !SERVED.has(opcode)) return null;
+    const node = this.nodes.get(readInHeader(req).nodeid);
     if (opcode === Op.SETATTR || opcode === Op.LOOKUP) {
-      const node = this.nodes.get(readInHeader(req).nodeid);
       if (!node || node.version) return null;
-      // a setattr of the file itself is buffered with its writes (HandleTable.bufferAttr)
+      // a setattr of a pending file is buffered with its writes (HandleTable.bufferAttr); a
+      // lookup in a pending directory finds nothing but what is pending in it
       const name = opcode === Op.LOOKUP ? cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0] : undefined;
-      if (!this.handles.createdIn(node.ino, name)) return null;
+      if (!this.handles.createdIn(node.ino, name) && !(opcode === Op.SETATTR && this.handles.isPendingDir(node.ino))) return null;
     }
+    // a file or directory made in the last pending directory stays pending with it (HandleTable.mkdirLater)
+    if ((opcode === Op.CREATE || opcode === Op.MKDIR) && node && !node.version && this.handles.pendingTip === node.ino) return null;
     return this.handles.commitCreates();
   }
 
@@ -181,7 +184,11 @@ export class FuseSession {
       case Op.MKDIR: {
         const mode = body.readUInt32LE(0);
         const name = cstring(body, 8)[0];
-        return this.run(h, async () => [(await this.create(h, h.nodeid, name, 'mkdir', (tx, at) => tx.createIn(at, { type: 'dir', mode: mode & 0o7777 }))).entry]);
+        return this.run(h, async () => {
+          const reserved = this.mayDefer(h.nodeid) ? this.handles.takeIno() : undefined;
+          if (reserved !== undefined) return this.createLater(h, name, 'dir', mode & 0o7777, reserved);
+          return [(await this.create(h, h.nodeid, name, 'mkdir', (tx, at) => tx.createIn(at, { type: 'dir', mode: mode & 0o7777 }))).entry];
+        });
       }
       case Op.SYMLINK: {
         const [name, next] = cstring(body, 0);
@@ -225,8 +232,8 @@ export class FuseSession {
         const name = cstring(body, 16)[0];
         return this.run(h, async () => {
           const writable = (flags & O_ACCMODE) !== 0;
-          const reserved = writable ? this.handles.takeIno() : undefined;
-          if (reserved !== undefined) return this.createLater(h, name, mode & 0o7777, reserved);
+          const reserved = writable && this.mayDefer(h.nodeid) ? this.handles.takeIno() : undefined;
+          if (reserved !== undefined) return this.createLater(h, name, 'file', mode & 0o7777, reserved);
           const { ino, entry } = await this.create(h, h.nodeid, name, 'create', (tx, at) => tx.createIn(at, { type: 'file', mode: mode & 0o7777 }));
           const handle = this.handles.open(ino, joinPath(this.nodes.pathOf(h.nodeid), name), { writable });
           return [entry, openOut(handle.fd, 0)];
@@ -500,8 +507,27 @@ export class FuseSession {
     return tx.slot(parent.ino, name, path);
   }
 
+  /**
+   * Whether a create or mkdir in directory `parentId` may be committed later (createLater): when
+   * nothing is pending, or the directory is the last pending one (HandleTable.mkdirLater).
+   */
+  private mayDefer(parentId: number): boolean {
+    const parent = this.nodes.get(parentId);
+    return !!parent && !parent.version && (!this.handles.createsPending || this.handles.pendingTip === parent.ino);
+  }
+
+  /**
+   * Commits what is pending when `ino` is a directory not committed yet. createBarrier() already
+   * did before any request that could need it; this covers requests that overlapped (from
+   * concurrent processes), so that no commit names a directory the store does not have.
+   */
+  private async settle(ino: number): Promise<void> {
+    if (this.handles.isPendingDir(ino)) await this.handles.commitCreates();
+  }
+
   /** One commit changing the entry `name` of directory `parentId`. */
   private async change<T>(parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<T>, as: AgentFs = this.fs): Promise<T> {
+    await this.settle(this.mustNode(parentId).ino);
     const path = joinPath(this.nodes.pathOf(parentId), name);
     return (await as.transaction(`${what} ${path}`, async (tx) => fn(tx, await this.slot(tx, parentId, name, path)))).value;
   }
@@ -511,6 +537,7 @@ export class FuseSession {
     const node = this.mustNode(id);
     const path = this.nodes.pathOf(id);
     if (node.version) throw fsError('EROFS', `read-only: ${path} is a past version`, path);
+    await this.settle(node.ino);
     await this.handles.flushIno(node.ino);
     await this.fs.transaction(`${what} ${path}`, async (tx) => {
       tx.batch.touch(path);
@@ -536,30 +563,39 @@ export class FuseSession {
 
   /**
    * CREATE of a file opened for writing, committed with the file's first flush instead of now
-   * (HandleTable.createOpen), under a reserved inode number. Checks what the create commit will
+   * (HandleTable.createOpen), or MKDIR, committed with the first file made in the directory
+   * (HandleTable.mkdirLater) — under a reserved inode number. Checks what the create commit will
    * check, so that it fails here, not at close: the directory is a head directory (EROFS), the
    * name is valid and free. Another surface taking the name in between makes the close fail.
    */
-  private async createLater(h: InHeader, name: string, mode: number, ino: number): Promise<Payload> {
+  private async createLater(h: InHeader, name: string, type: 'file' | 'dir', mode: number, ino: number): Promise<Payload> {
     const parent = this.mustNode(h.nodeid);
     const path = joinPath(this.nodes.pathOf(h.nodeid), name);
     if (parent.version) throw fsError('EROFS', `read-only: ${path} is inside a past version`, path);
     checkName(name, path);
     const view = await this.fs.view();
-    const dir = await view.mustInode(parent.ino, path);
+    // a directory not committed yet holds nothing but what is pending in it
+    const pending = this.handles.createdInode(parent.ino);
+    const dir = pending ?? (await view.mustInode(parent.ino, path));
     if (dir.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
-    if (this.handles.createdIn(parent.ino, name) || (await view.lookup(parent.ino, name))) throw fsError('EEXIST', `file exists: ${path}`, path);
+    if (this.handles.createdIn(parent.ino, name) || (!pending && (await view.lookup(parent.ino, name)))) throw fsError('EEXIST', `file exists: ${path}`, path);
     const caller = { uid: h.uid, gid: h.gid };
-    const inode = newInode(parent.ino, dir, { type: 'file', mode }, caller, this.fs.store.clock());
-    const handle = this.handles.createOpen(ino, path, { parentIno: parent.ino, name, inode });
+    const inode = newInode(parent.ino, dir, { type, mode }, caller, this.fs.store.clock());
     const ttl = this.ttl(undefined);
-    return [entryOut(this.nodes.remember(ino, h.nodeid, name), this.shown(view.statOf(ino, inode), undefined), ttl, ttl), openOut(handle.fd, 0)];
+    const entry = entryOut(this.nodes.remember(ino, h.nodeid, name), this.shown(view.statOf(ino, inode), undefined), ttl, ttl);
+    if (type === 'dir') {
+      this.handles.mkdirLater({ ino, parentIno: parent.ino, name, path, inode });
+      return [entry];
+    }
+    const handle = this.handles.createOpen(ino, path, { parentIno: parent.ino, name, inode });
+    return [entry, openOut(handle.fd, 0)];
   }
 
   private async rename(fromDir: number, from: string, toDir: number, to: string, flags: number): Promise<Payload> {
     if (flags & ~RENAME_NOREPLACE) throw fsError('EINVAL', 'rename: only RENAME_NOREPLACE is supported');
     const fromPath = joinPath(this.nodes.pathOf(fromDir), from);
     const toPath = joinPath(this.nodes.pathOf(toDir), to);
+    for (const id of [fromDir, toDir]) await this.settle(this.mustNode(id).ino);
     const { value: ino } = await this.fs.transaction(`rename ${fromPath} -> ${toPath}`, async (tx) =>
       tx.renameIn(await this.slot(tx, fromDir, from, fromPath), await this.slot(tx, toDir, to, toPath), { noReplace: (flags & RENAME_NOREPLACE) !== 0 }),
     );
