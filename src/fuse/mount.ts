@@ -55,10 +55,7 @@ export const HEAD_STALE_MS = 100;
 export const COMMIT_DELAY_MS = 5;
 
 export function mountCommitDelayMs(): number {
-  const env = process.env.TIMEFS_COMMIT_DELAY_MS;
-  const ms = env === undefined || env === '' ? COMMIT_DELAY_MS : Number(env);
-  if (!Number.isFinite(ms) || ms < 0) throw new UserError(`TIMEFS_COMMIT_DELAY_MS must be a number of ms >= 0, not '${env}'`);
-  return ms;
+  return envMs('TIMEFS_COMMIT_DELAY_MS', COMMIT_DELAY_MS, 0);
 }
 
 /**
@@ -68,9 +65,14 @@ export function mountCommitDelayMs(): number {
 export const WRITEBACK_MS = 3000;
 
 export function mountWritebackMs(): number {
-  const env = process.env.TIMEFS_WRITEBACK_MS;
-  const ms = env === undefined || env === '' ? WRITEBACK_MS : Number(env);
-  if (!Number.isFinite(ms) || ms < 1) throw new UserError(`TIMEFS_WRITEBACK_MS must be a number of ms >= 1, not '${env}'`);
+  return envMs('TIMEFS_WRITEBACK_MS', WRITEBACK_MS, 1);
+}
+
+/** A duration in ms from the environment variable `name` (unset or empty: `fallback`), at least `min`. */
+function envMs(name: string, fallback: number, min: number): number {
+  const env = process.env[name];
+  const ms = env === undefined || env === '' ? fallback : Number(env);
+  if (!Number.isFinite(ms) || ms < min) throw new UserError(`${name} must be a number of ms >= ${min}, not '${env}'`);
   return ms;
 }
 
