@@ -225,10 +225,7 @@ export class FsTx extends FsView {
   // ---- creating --------------------------------------------------------------------------
 
   /** Creates a node; EEXIST when the name is taken. Returns the new inode number. */
-  async createNode(
-    path: string,
-    spec: { type: FileType; mode: number; rdev?: number; target?: string; uid?: number; gid?: number },
-  ): Promise<{ ino: number; inode: Inode }> {
+  async createNode(path: string, spec: Omit<NodeSpec, 'ino' | 'time'>): Promise<{ ino: number; inode: Inode }> {
     const parsed = this.writable(path);
     if (spec.type !== 'dir') notDirOnly(parsed, path);
     return this.createIn(await this.parentFor(parsed), spec);

@@ -180,25 +180,17 @@ export class HandleTable {
     for (const h of [...this.creating.values()]) await this.flush(h).catch(() => {});
     if (this.dirs.size === 0) return;
     const dirs = [...this.dirs.values()];
+    const summary = mkdirSummary(dirs);
     try {
-      const { value: reserved } = await this.fs.transaction(`mkdir ${dirs.map((d) => d.path).join(', ')}`, async (tx) => {
-        await this.createDirs(tx, dirs);
+      const { value: reserved } = await this.fs.transaction(summary, async (tx) => {
+        for (const d of dirs) await writeCreate(tx, d.ino, d.path, d);
         return this.reserveInos(tx);
       });
       reserved?.();
     } catch (err) {
-      console.error(`timefs fuse: committing mkdir ${dirs.map((d) => d.path).join(', ')} failed`, err);
+      console.error(`timefs fuse: committing ${summary} failed`, err);
     } finally {
       for (const d of dirs) this.dirs.delete(d.ino);
-    }
-  }
-
-  /** Writes pending directories (parents first) in `tx`. */
-  private async createDirs(tx: FsTx, dirs: readonly PendingDir[]): Promise<void> {
-    for (const d of dirs) {
-      tx.batch.touch(d.path);
-      const { inode } = d;
-      await tx.createIn(await tx.slot(d.parentIno, d.name, d.path), { type: 'dir', mode: inode.mode, uid: inode.uid, gid: inode.gid, ino: d.ino, time: inode.ctime });
     }
   }
 
@@ -330,15 +322,11 @@ export class HandleTable {
           : bytes === 0 && attrs
             ? `setattr ${h.path}`
             : `write ${h.path}${detail}`;
-        const made = dirs.length > 0 ? `mkdir ${dirs.map((d) => d.path).join(', ')}; ` : '';
+        const made = dirs.length > 0 ? `${mkdirSummary(dirs)}; ` : '';
         const { value: reserved } = await this.fs.transaction(made + summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
-          await this.createDirs(tx, dirs);
-          if (create) {
-            const { inode } = create;
-            const at = await tx.slot(create.parentIno, create.name, h.path);
-            await tx.createIn(at, { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino: h.ino, time: inode.ctime });
-          }
+          for (const d of dirs) await writeCreate(tx, d.ino, d.path, d); // parents first
+          if (create) await writeCreate(tx, h.ino, h.path, create);
           for (const op of coalesce(ops)) {
             if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
             else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
@@ -393,6 +381,16 @@ export class HandleTable {
     }
   }
 }
+
+/** Writes a create made earlier (createOpen, mkdirLater) in `tx`: its reserved number, owner, mode and time. */
+async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate): Promise<void> {
+  tx.batch.touch(path); // history(path) finds the commit
+  const { inode } = c;
+  await tx.createIn(await tx.slot(c.parentIno, c.name, path), { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino, time: inode.ctime });
+}
+
+/** The commit summary for directories made together. */
+const mkdirSummary = (dirs: readonly PendingDir[]): string => `mkdir ${dirs.map((d) => d.path).join(', ')}`;
 
 /** Merges adjacent sequential writes (the common `cp` pattern) into larger ones; attribute changes keep their place. */
 function coalesce(ops: PendingOp[]): PendingOp[] {

@@ -463,7 +463,7 @@ export class FuseSession {
     return { node, view: await this.fs.view(node.version) };
   }
 
-  /** A node's inode: at head, a file created here and not committed yet is one too. */
+  /** A node's inode: at head, a file or directory made here and not committed yet is one too. */
   private async inodeOf(node: Node, view: FsView): Promise<Inode> {
     return (!node.version && this.handles.createdInode(node.ino)) || view.mustInode(node.ino);
   }
