@@ -1,13 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentFs } from '../../src/fs/agentfs.js';
 import { openStore } from '../../src/store/index.js';
 import type { OpReport } from '../../src/fuse/kernel/stats.js';
-import { cliBuilt, timefs } from '../helpers/cli.js';
+import { CLI, cliBuilt, timefs } from '../helpers/cli.js';
 import { hasCommand, run } from '../helpers/exec.js';
 import { mounted, startMount, type MountProcess } from '../helpers/mount.js';
 import { requirement } from '../helpers/require.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const fuse = requirement(fs.existsSync('/dev/fuse') && hasCommand('fusermount') && cliBuilt(), 'FUSE (/dev/fuse, fusermount from apt fuse) and the built CLI');
 const root = requirement(process.getuid?.() === 0, 'root (the kernel driver mounts with mount(2))');
@@ -461,6 +463,18 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
   });
 });
 describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
+  it('refuses a bad TIMEFS_COMMIT_DELAY_MS or TIMEFS_WRITEBACK_MS before mounting anything, saying what is wrong', () => {
+    const dir = tempDir('fuse-bad-env');
+    const mnt = path.join(dir, 'mnt');
+    fs.mkdirSync(mnt);
+    for (const [name, value, min] of [['TIMEFS_COMMIT_DELAY_MS', '-1', 0], ['TIMEFS_WRITEBACK_MS', '0', 1], ['TIMEFS_WRITEBACK_MS', 'soon', 1]] as const) {
+      const r = spawnSync(process.execPath, [CLI, '--data', path.join(dir, 'data'), 'mount', mnt], { env: { ...process.env, [name]: value }, timeout: 20_000 });
+      expect(r.status, `${name}=${value}`).toBe(1);
+      expect(r.stderr.toString()).toContain(`${name} must be a number of ms >= ${min}, not '${value}'`);
+      expect(mounted(mnt)).toBe(false);
+    }
+  });
+
   it('the mount process exits when the mount is unmounted from outside (timefs umount)', async () => {
     const { data, dir: mnt, proc } = await startMount('fuse-lifecycle');
     const exited = new Promise<number | null>((r) => proc.on('exit', r));
