@@ -35,12 +35,23 @@ export interface BatchBase {
 export class WriteBatch implements KeyReader {
   readonly writes = new Map<string, PendingWrite>();
   readonly meta: CommitMeta & { paths: string[] };
+  /** `meta.paths` as a set: touch() stays O(1) in a commit touching hundreds of paths */
+  private readonly touched: Set<string>;
+  /**
+   * The packed keys of `writes` in key order, so that list() finds the writes under a prefix by
+   * binary search (a commit removing hundreds of files lists each one's blocks, and scanning every
+   * write for each list made it quadratic) — and the keys written since, which the next list()
+   * sorts in: a big copy that never lists pays nothing for the order.
+   */
+  private order: Buffer[] = [];
+  private unordered: Buffer[] = [];
 
   constructor(
     readonly base: BatchBase,
     meta: CommitMeta,
   ) {
     this.meta = { ...meta, paths: [...(meta.paths ?? [])] };
+    this.touched = new Set(this.meta.paths);
   }
 
   get version(): Version {
@@ -52,18 +63,55 @@ export class WriteBatch implements KeyReader {
   }
 
   set(key: LogicalKey, value: StoreValue): void {
-    const packed = packLogical(key);
-    this.writes.set(packed.toString('latin1'), { key, packed, value });
+    this.put(key, value);
   }
 
   delete(key: LogicalKey): void {
+    this.put(key, null);
+  }
+
+  private put(key: LogicalKey, value: StoreValue | null): void {
     const packed = packLogical(key);
-    this.writes.set(packed.toString('latin1'), { key, packed, value: null });
+    const id = packed.toString('latin1');
+    if (!this.writes.has(id)) this.unordered.push(packed);
+    this.writes.set(id, { key, packed, value });
+  }
+
+  /** Merges the keys written since the last list() into `order`. */
+  private sortIn(): void {
+    if (this.unordered.length === 0) return;
+    const added = this.unordered.sort(Buffer.compare);
+    this.unordered = [];
+    const old = this.order;
+    const merged: Buffer[] = new Array<Buffer>(old.length + added.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < old.length && j < added.length) merged[k++] = Buffer.compare(old[i]!, added[j]!) <= 0 ? old[i++]! : added[j++]!;
+    while (i < old.length) merged[k++] = old[i++]!;
+    while (j < added.length) merged[k++] = added[j++]!;
+    this.order = merged;
+  }
+
+  /** The index in `order` of the first key >= `packed`. */
+  private lowerBound(packed: Buffer): number {
+    let lo = 0;
+    let hi = this.order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (Buffer.compare(this.order[mid]!, packed) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Records a path for the commit log (deduplicated). */
   touch(...paths: string[]): void {
-    for (const p of paths) if (!this.meta.paths.includes(p)) this.meta.paths.push(p);
+    for (const p of paths) {
+      if (this.touched.has(p)) continue;
+      this.touched.add(p);
+      this.meta.paths.push(p);
+    }
   }
 
   async get(key: LogicalKey): Promise<StoreValue | undefined> {
@@ -79,9 +127,13 @@ export class WriteBatch implements KeyReader {
   async list(prefix: LogicalKey, options: ListOptions = {}): Promise<Entry[]> {
     const packedPrefix = packLogical(prefix);
     const after = options.after ? packLogical(options.after) : null;
-    const overlay = [...this.writes.values()].filter(
-      (w) => w.packed.subarray(0, packedPrefix.length).equals(packedPrefix) && (!after || Buffer.compare(w.packed, after) > 0),
-    );
+    const overlay: PendingWrite[] = [];
+    this.sortIn();
+    for (let i = this.lowerBound(packedPrefix); i < this.order.length; i++) {
+      const packed = this.order[i]!;
+      if (packed.length < packedPrefix.length || packed.compare(packedPrefix, 0, packedPrefix.length, 0, packedPrefix.length) !== 0) break;
+      if (!after || Buffer.compare(packed, after) > 0) overlay.push(this.writes.get(packed.toString('latin1'))!);
+    }
     if (overlay.length === 0) return this.base.list(prefix, options);
     const merged = new Map<string, Entry>();
     const baseOptions: ListOptions = options.after ? { after: options.after } : {};

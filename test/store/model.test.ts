@@ -104,3 +104,54 @@ describe('store model-based property test', () => {
 function keyOrder(k: string): string {
   return k.split('/').join('\u0000\u0001');
 }
+
+describe('write batch listing (model-based)', () => {
+  // keys two levels deep under 'k', as the filesystem lists a directory's entries or a file's blocks
+  const WIDE = ['a', 'b', 'c', 'a/x', 'a/y', 'b/x', 'b/z', 'c/y'];
+  const listCheck = fc.record({ prefix: fc.constantFrom('', 'a', 'b', 'c'), after: fc.option(fc.constantFrom(...WIDE), { nil: undefined }), limit: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }) });
+  const step = fc.oneof(
+    fc.record({ t: fc.constant('write' as const), key: fc.constantFrom(...WIDE), value: fc.option(fc.string({ maxLength: 4 }), { nil: null }) }),
+    fc.record({ t: fc.constant('list' as const), check: listCheck }),
+  );
+
+  it("lists the committed state with the batch's own sets and deletes, under any prefix, with after and limit", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(fc.constantFrom(...WIDE), fc.string({ maxLength: 4 })), { maxLength: 6 }), fc.array(step, { minLength: 1, maxLength: 30 }), async (seed, steps) => {
+        const store = makeStore({ engine: 'memory' });
+        const ns = await store.createNamespace('batch');
+        const state = new Map<string, string>();
+        await ns.commit({ actor: 'model', summary: 'seed' }, async (w) => {
+          for (const [k, v] of seed) {
+            w.set(keyOf(k), Buffer.from(v));
+            state.set(k, v);
+          }
+        });
+        await ns.commit({ actor: 'model', summary: 'steps' }, async (w) => {
+          for (const s of steps) {
+            if (s.t === 'write') {
+              if (s.value === null) {
+                w.delete(keyOf(s.key));
+                state.delete(s.key);
+              } else {
+                w.set(keyOf(s.key), Buffer.from(s.value));
+                state.set(s.key, s.value);
+              }
+              continue;
+            }
+            const { prefix, after, limit } = s.check;
+            const under = (k: string): boolean => prefix === '' || k === prefix || k.startsWith(`${prefix}/`);
+            const afterOrder = after === undefined ? null : keyOrder(after);
+            let expected = [...state.entries()]
+              .filter(([k]) => under(k) && (afterOrder === null || Buffer.compare(Buffer.from(keyOrder(k)), Buffer.from(afterOrder)) > 0))
+              .sort(([a], [b]) => Buffer.compare(Buffer.from(keyOrder(a)), Buffer.from(keyOrder(b))));
+            if (limit !== undefined) expected = expected.slice(0, limit);
+            const listed = await w.list(prefix === '' ? ['k'] : keyOf(prefix), { ...(after !== undefined ? { after: keyOf(after) } : {}), ...(limit !== undefined ? { limit } : {}) });
+            expect(listed.map((e) => [(e.key.slice(1) as string[]).join('/'), (e.value as Buffer).toString()]), JSON.stringify(s.check)).toEqual(expected);
+          }
+        });
+        await store.close();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
