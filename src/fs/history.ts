@@ -1,6 +1,12 @@
-import type { LogRecord, Namespace, Version } from '../store/index.js';
+import { MAX_LOGGED_PATHS, type LogRecord, type Namespace, type Version } from '../store/index.js';
 import { readVersionOf } from '../store/version.js';
 import { isWithin } from './path.js';
+
+/**
+ * history(path) finds a commit through the first this many paths it touched (the store's log
+ * record keeps no more): a writer making many changes in one commit keeps to fewer.
+ */
+export const HISTORY_PATHS_PER_COMMIT = MAX_LOGGED_PATHS;
 
 export interface HistoryEntry {
   /** read version: read the path as it was right after this change */

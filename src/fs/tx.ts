@@ -586,9 +586,9 @@ export class FsTx extends FsView {
   // ---- removing ----------------------------------------------------------------------------
 
   /** Drops one link to a non-directory; the inode goes with its last link unless it is open. */
-  private async dropLink(ino: number, inode: Inode): Promise<void> {
+  private async dropLink(ino: number, inode: Inode, time?: number): Promise<void> {
     inode.nlink -= 1;
-    this.stampChange(inode, false);
+    this.stampChange(inode, false, time === undefined ? undefined : Math.max(time, inode.ctime));
     if (inode.nlink > 0 || this.host.isOpen(ino)) this.put(ino, inode);
     else await this.destroy(ino, inode);
   }
@@ -614,15 +614,20 @@ export class FsTx extends FsView {
     return this.unlinkIn(await this.parentFor(notDirOnly(this.writable(path), path)));
   }
 
-  async unlinkIn(at: Slot): Promise<void> {
+  /**
+   * Removes the entry of a non-directory. `time`: when it was removed, if before this transaction
+   * (the FUSE mount's removals committed later): the directory's and inode's ctime, unless they
+   * changed later.
+   */
+  async unlinkIn(at: Slot, time?: number): Promise<void> {
     const entry = await this.lookup(at.parentIno, at.name);
     if (!entry) throw fsError('ENOENT', `no such file or directory: ${at.path}`, at.path);
     const inode = await this.mustInode(entry.ino, at.path);
     if (inode.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${at.path}`, at.path);
     this.batch.delete(direntKey(at.parentIno, at.name));
-    this.stampChange(at.parent);
+    this.stampChange(at.parent, true, time === undefined ? undefined : Math.max(time, at.parent.ctime));
     this.put(at.parentIno, at.parent);
-    await this.dropLink(entry.ino, inode);
+    await this.dropLink(entry.ino, inode, time);
   }
 
   async rmdir(path: string): Promise<void> {
@@ -631,7 +636,8 @@ export class FsTx extends FsView {
     return this.rmdirIn(await this.parentFor(parsed));
   }
 
-  async rmdirIn(at: Slot): Promise<void> {
+  /** Removes an empty directory; `time` as for unlinkIn. */
+  async rmdirIn(at: Slot, time?: number): Promise<void> {
     const entry = await this.lookup(at.parentIno, at.name);
     if (!entry) throw fsError('ENOENT', `no such file or directory: ${at.path}`, at.path);
     const inode = await this.mustInode(entry.ino, at.path);
@@ -641,7 +647,7 @@ export class FsTx extends FsView {
     }
     this.batch.delete(direntKey(at.parentIno, at.name));
     at.parent.nlink -= 1;
-    this.stampChange(at.parent);
+    this.stampChange(at.parent, true, time === undefined ? undefined : Math.max(time, at.parent.ctime));
     this.put(at.parentIno, at.parent);
     await this.destroy(entry.ino, inode);
   }

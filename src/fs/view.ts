@@ -166,6 +166,11 @@ export class FsView {
     });
   }
 
+  /** The names of a directory's first `limit` entries, in key order (an emptiness check that need not list it all). */
+  async firstNames(ino: number, limit: number): Promise<string[]> {
+    return (await this.reader.list(direntPrefix(ino), { limit })).map((e) => e.key[2] as string);
+  }
+
   /** Reads [offset, offset+length) of a file, clamped to its size; holes read as zeros. */
   async readContent(ino: number, inode: Inode, offset: number, length: number): Promise<Buffer> {
     if (inode.type === 'dir') throw fsError('EISDIR', 'is a directory');

@@ -2,6 +2,7 @@ import type { AgentFs } from '../fs/agentfs.js';
 import type { FsTx, SetAttr } from '../fs/tx.js';
 import type { Inode, Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
+import { MAX_REMOVALS, PendingRemovals, type PendingRemoval } from './removals.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
@@ -76,6 +77,12 @@ export class HandleTable {
   private readonly dirs = new Map<number, PendingDir>();
   /** inode numbers reserved for createOpen: [next, end) */
   private inos = { next: 0, end: 0 };
+  /**
+   * Unlinks and rmdirs answered and not committed yet (see removeLater). Invariant: each was made
+   * before every create in `creating` and `dirs` (an unlink or rmdir commits the pending creates
+   * first), so a commit writes them first.
+   */
+  readonly removals = new PendingRemovals();
 
   constructor(
     private readonly fs: AgentFs,
@@ -182,7 +189,7 @@ export class HandleTable {
     const dirs = [...this.dirs.values()];
     const summary = mkdirSummary(dirs);
     try {
-      const { value: reserved } = await this.fs.transaction(summary, async (tx) => {
+      const { value: reserved } = await this.transaction(this.fs, summary, async (tx) => {
         for (const d of dirs) await writeCreate(tx, d.ino, d.path, d);
         return this.reserveInos(tx);
       });
@@ -192,6 +199,55 @@ export class HandleTable {
     } finally {
       for (const d of dirs) this.dirs.delete(d.ino);
     }
+  }
+
+  /**
+   * Answers an unlink or rmdir now and commits it later (PendingRemovals), with the next commit
+   * of this mount or on its own: at a listing of its directory, fsync, the write-back timer, or
+   * once MAX_REMOVALS are pending. The caller checked what the commit will check (the entry is
+   * there and of the right type; a directory is empty but for removals) and that no create is
+   * pending and no handle here has the inode open.
+   */
+  async removeLater(r: PendingRemoval): Promise<void> {
+    this.removals.add(r);
+    if (this.removals.size >= MAX_REMOVALS) await this.commitRemovals();
+  }
+
+  /**
+   * Commits the pending removals on their own; never rejects. They were answered already: a
+   * failure can only be logged, and they are dropped then, so that every later commit of the
+   * mount (which carries them) does not fail too.
+   */
+  async commitRemovals(): Promise<void> {
+    const carried = this.removals.take();
+    if (!carried) return;
+    try {
+      await this.fs.transaction(carried.summary, (tx) => carried.apply(tx));
+    } catch (err) {
+      console.error(`timefs fuse: committing ${carried.summary} failed`, err);
+    } finally {
+      carried.done();
+    }
+  }
+
+  /**
+   * Every commit of this mount: `fn` in one transaction of `fs`, after the pending removals (so
+   * the commit shows them made, as they were, before what it commits).
+   */
+  async transaction<T>(fs: AgentFs, summary: string, fn: (tx: FsTx) => Promise<T>): Promise<{ value: T }> {
+    const carried = this.removals.take();
+    const result = await fs.transaction(carried ? `${carried.summary}; ${summary}` : summary, async (tx) => {
+      await carried?.apply(tx);
+      return fn(tx);
+    });
+    carried?.done();
+    return result;
+  }
+
+  /** Whether a handle here (the loose one included) has inode `ino` open. */
+  isOpen(ino: number): boolean {
+    for (const h of this.handles.values()) if (h.ino === ino) return true;
+    return false;
   }
 
   get(fd: number): Handle | undefined {
@@ -261,7 +317,7 @@ export class HandleTable {
 
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
   overlay(st: Stat): Stat {
-    let out = st;
+    let out = this.removals.overlay(st);
     if (st.type === 'dir' && this.createsPending) {
       // a create or mkdir not committed yet changes its directory as its commit will (FsTx.createIn)
       for (const c of this.pendingCreates()) {
@@ -323,7 +379,7 @@ export class HandleTable {
             ? `setattr ${h.path}`
             : `write ${h.path}${detail}`;
         const made = dirs.length > 0 ? `${mkdirSummary(dirs)}; ` : '';
-        const { value: reserved } = await this.fs.transaction(made + summary, async (tx) => {
+        const { value: reserved } = await this.transaction(this.fs, made + summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
           for (const d of dirs) await writeCreate(tx, d.ino, d.path, d); // parents first
           if (create) await writeCreate(tx, h.ino, h.path, create);
@@ -360,6 +416,7 @@ export class HandleTable {
 
   async flushAll(): Promise<void> {
     await this.commitCreates();
+    await this.commitRemovals();
     await this.flushLoose();
     for (const h of this.handles.values()) await this.flush(h);
   }

@@ -107,6 +107,12 @@ export interface Mounted {
   dir: string;
   driver: FuseDriver;
   unmount(): Promise<void>;
+  /**
+   * Commits what the mount answered and has not committed yet (buffered writes, pending creates
+   * and removals) and stops the write-back timer; for when it was unmounted from outside
+   * (`timefs umount`, fusermount -u), before closing the store.
+   */
+  settle(): Promise<void>;
 }
 
 /**
@@ -151,6 +157,10 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
       clearInterval(timer);
       await handles.flushAll();
       await unmount();
+    },
+    settle: async () => {
+      clearInterval(timer);
+      await handles.flushAll();
     },
   };
 }

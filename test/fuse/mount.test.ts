@@ -453,6 +453,74 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(fs.statSync(mnt).nlink).toBe(links + 1);
   }));
 
+  if (driver === 'kernel') it('rm -rf is a few commits: the mount sees each removal at once, other surfaces from the commit, history finds each', () => ownMount(async (mnt, data) => {
+    const tree = path.join(mnt, 'tree');
+    for (let d = 0; d < 30; d++) {
+      fs.mkdirSync(path.join(tree, `d${d}`, 'sub'), { recursive: true });
+      for (let f = 0; f < 10; f++) fs.writeFileSync(path.join(tree, `d${d}`, f === 9 ? 'sub/f9' : `f${f}`), `file ${d}/${f}`);
+    }
+    fs.linkSync(path.join(tree, 'd0', 'f0'), path.join(mnt, 'kept-link'));
+    const store = await openStore({ dataDir: data });
+    try {
+      const other = await AgentFs.open(store, 'default');
+      expect(await eventually(async () => String(await other.exists('/tree/d29/sub/f9')), 'true')).toBe('true');
+      const before = (await other.log({ limit: 1 }))[0]!.version;
+      const rootLinks = fs.statSync(mnt).nlink;
+      expect((await run('rm', ['-rf', tree])).code).toBe(0);
+      // the mount: gone at once, the root's link count and times as the commit will leave them
+      expect([fs.existsSync(tree), fs.readdirSync(mnt).includes('tree'), fs.statSync(mnt).nlink]).toEqual([false, false, rootLinks - 1]);
+      expect(fs.statSync(path.join(mnt, 'kept-link')).nlink).toBe(1);
+      const rootTimes = fs.statSync(mnt).mtimeMs;
+      // other surfaces see the rest of it at the mount's next commit (a long write-back interval)
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await other.exists('/tree/d7/f3')).toBe(true);
+      // ENOTEMPTY, ENOENT and EISDIR are answered at once, as the commit would; the create
+      // commits the removals before it
+      const full = path.join(mnt, 'full');
+      fs.mkdirSync(full);
+      fs.writeFileSync(path.join(full, 'x'), 'x');
+      expect(await eventually(async () => String(await other.exists('/tree')), 'false')).toBe('false');
+      expect(String(await other.readFile('/kept-link'))).toBe('file 0/0');
+      expect((await other.stat('/kept-link')).nlink).toBe(1);
+      expect(fs.statSync(mnt).mtimeMs).toBeGreaterThan(rootTimes);
+      expect(() => fs.rmdirSync(full)).toThrow(/ENOTEMPTY/);
+      expect(() => fs.unlinkSync(full)).toThrow(/EISDIR/);
+      fs.unlinkSync(path.join(full, 'x'));
+      expect(() => fs.unlinkSync(path.join(full, 'x'))).toThrow(/ENOENT/);
+      fs.rmdirSync(full);
+      const times = fs.statSync(mnt).mtimeMs;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await other.exists('/full/x')).toBe(true);
+      // fsync makes what the mount answered durable: the removals are committed, with the times shown
+      const dirFd = fs.openSync(mnt, 'r');
+      fs.fsyncSync(dirFd);
+      fs.closeSync(dirFd);
+      expect(await other.exists('/full')).toBe(false);
+      expect(fs.statSync(mnt).mtimeMs).toBe(times);
+      expect((await other.stat('/')).mtimeMs).toBe(times);
+      // 341 removals of rm -rf, 2 of /full: three commits, and history finds each path's removal
+      const commits = (await other.log({ after: before })).filter((l) => l.actor === 'fuse');
+      expect(commits.filter((l) => /unlink|rmdir/.test(l.summary)).length).toBeLessThanOrEqual(3);
+      for (const p of ['/tree/d0/f0', '/tree/d29/sub/f9', '/tree/d13', '/tree']) {
+        const h = await other.history(p, { limit: 1 });
+        expect(h.entries[0]?.summary, p).toMatch(/unlink|rmdir/);
+      }
+      // and the tree reads back at the version before
+      expect(String(await other.readFile('/tree/d29/sub/f9', before))).toBe('file 29/9');
+    } finally {
+      await store.close();
+    }
+    // a name removed and made again: one commit for both
+    const again = path.join(mnt, 'again.txt');
+    fs.writeFileSync(again, 'one');
+    fs.unlinkSync(again);
+    fs.writeFileSync(again, 'two');
+    await new Promise((r) => setTimeout(r, 100));
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '3']).stdout) as Array<{ summary: string }>;
+    expect(log.map((l) => l.summary).slice(0, 2)).toEqual(['unlink /again.txt; create /again.txt (3 bytes)', 'create /again.txt (3 bytes)']);
+    expect(timefs(data, ['cat', '/again.txt']).stdout).toBe('two');
+  }));
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');
@@ -475,15 +543,20 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     }
   });
 
-  it('the mount process exits when the mount is unmounted from outside (timefs umount)', async () => {
-    const { data, dir: mnt, proc } = await startMount('fuse-lifecycle');
+  it('the mount process exits when the mount is unmounted from outside (timefs umount), committing what it answered first', async () => {
+    // a long write-back interval: only the exit can commit the mkdir and the unlink
+    const { data, dir: mnt, proc } = await startMount('fuse-lifecycle', [], { TIMEFS_WRITEBACK_MS: '600000' });
     const exited = new Promise<number | null>((r) => proc.on('exit', r));
     fs.writeFileSync(path.join(mnt, 'kept.txt'), 'still here');
+    fs.writeFileSync(path.join(mnt, 'gone.txt'), 'removed');
+    fs.unlinkSync(path.join(mnt, 'gone.txt'));
+    fs.mkdirSync(path.join(mnt, 'made'));
     expect(timefs(data, ['umount', mnt]).code).toBe(0);
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
     if (code === 'still running') proc.kill('SIGKILL');
     expect(code).toBe(0);
     expect(timefs(data, ['cat', '/kept.txt']).stdout).toBe('still here');
+    expect(timefs(data, ['ls', '/']).stdout.split('\n').filter(Boolean).sort()).toEqual(['kept.txt', 'made']);
   });
 
   it('deferred commit: fsync writes at once what the delay holds back; a crash keeps what is older than the delay', async () => {

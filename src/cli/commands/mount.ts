@@ -59,8 +59,11 @@ export function registerMountCommands(program: Command): void {
         if (stopping || isMounted(m.dir)) return;
         stopping = true;
         clearInterval(watch);
-        logger.info({ dir: m.dir }, 'unmounted from outside; exiting');
-        void ctx.close().finally(() => process.exit(0));
+        logger.info({ dir: m.dir }, 'unmounted from outside; committing what is pending, then exiting');
+        void m
+          .settle()
+          .then(() => ctx.close())
+          .finally(() => process.exit(0));
       }, 500);
     });
 

@@ -212,7 +212,7 @@ export class FuseSession {
         const name = cstring(body, 0)[0];
         const rmdir = h.opcode === Op.RMDIR;
         return this.run(h, async () => {
-          await this.change(h.nodeid, name, rmdir ? 'rmdir' : 'unlink', (tx, at) => (rmdir ? tx.rmdirIn(at) : tx.unlinkIn(at)));
+          if (!(await this.removeLater(h.nodeid, name, rmdir))) await this.change(h.nodeid, name, rmdir ? 'rmdir' : 'unlink', (tx, at) => (rmdir ? tx.rmdirIn(at) : tx.unlinkIn(at)));
           return [];
         });
       }
@@ -274,7 +274,7 @@ export class FuseSession {
         const release = h.opcode === Op.RELEASE;
         return this.run(h, async () => {
           if (handle) await (release ? this.handles.release(handle) : this.handles.flush(handle));
-          if (h.opcode === Op.FSYNC) await this.fs.sync();
+          if (h.opcode === Op.FSYNC) await this.sync();
           return [];
         });
       }
@@ -387,7 +387,7 @@ export class FuseSession {
         return this.channel.reply(h.unique, 0);
       case Op.FSYNCDIR:
         return this.run(h, async () => {
-          await this.fs.sync();
+          await this.sync();
           return [];
         });
       case Op.ACCESS: // permissions are the kernel's (default_permissions): not sent
@@ -433,6 +433,12 @@ export class FuseSession {
     out.writeUInt32LE(MAX_WRITE, 20);
     out.writeUInt32LE(1, 24); // time_gran: nanoseconds
     this.channel.reply(h.unique, 0, [out]);
+  }
+
+  /** fsync: what this mount has answered is durable once this returns (the removals not committed yet too). */
+  private async sync(): Promise<void> {
+    await this.handles.commitRemovals();
+    await this.fs.sync();
   }
 
   /** How long the kernel may cache what it learns at `version` (head: undefined). */
@@ -491,7 +497,8 @@ export class FuseSession {
       ino = (await view.resolve(parsePath(path).names, false, path)).ino;
     } else {
       view = await this.fs.view(version);
-      ino = (await view.lookup(parent.ino, name))?.ino;
+      // a name removed here and not committed yet is gone already (HandleTable.removeLater)
+      ino = !version && this.handles.removals.isRemoved(parent.ino, name) ? undefined : (await view.lookup(parent.ino, name))?.ino;
     }
     const ttl = this.ttl(version);
     if (ino === undefined) return [entryOut(0, null, version ? ttl : this.cacheSeconds.negative, 0)]; // cached "no such name"
@@ -529,7 +536,7 @@ export class FuseSession {
   private async change<T>(parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<T>, as: AgentFs = this.fs): Promise<T> {
     await this.settle(this.mustNode(parentId).ino);
     const path = joinPath(this.nodes.pathOf(parentId), name);
-    return (await as.transaction(`${what} ${path}`, async (tx) => fn(tx, await this.slot(tx, parentId, name, path)))).value;
+    return (await this.handles.transaction(as, `${what} ${path}`, async (tx) => fn(tx, await this.slot(tx, parentId, name, path)))).value;
   }
 
   /** One commit changing a node itself (attributes, xattrs); EROFS for a past node. */
@@ -539,7 +546,7 @@ export class FuseSession {
     if (node.version) throw fsError('EROFS', `read-only: ${path} is a past version`, path);
     await this.settle(node.ino);
     await this.handles.flushIno(node.ino);
-    await this.fs.transaction(`${what} ${path}`, async (tx) => {
+    await this.handles.transaction(this.fs, `${what} ${path}`, async (tx) => {
       tx.batch.touch(path);
       await fn(tx, node);
     });
@@ -578,7 +585,8 @@ export class FuseSession {
     const pending = this.handles.createdInode(parent.ino);
     const dir = pending ?? (await view.mustInode(parent.ino, path));
     if (dir.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
-    if (this.handles.createdIn(parent.ino, name) || (!pending && (await view.lookup(parent.ino, name)))) throw fsError('EEXIST', `file exists: ${path}`, path);
+    const taken = this.handles.createdIn(parent.ino, name) || (!pending && !this.handles.removals.isRemoved(parent.ino, name) && (await view.lookup(parent.ino, name)));
+    if (taken) throw fsError('EEXIST', `file exists: ${path}`, path);
     const caller = { uid: h.uid, gid: h.gid };
     const inode = newInode(parent.ino, dir, { type, mode }, caller, this.fs.store.clock());
     const ttl = this.ttl(undefined);
@@ -591,12 +599,40 @@ export class FuseSession {
     return [entry, openOut(handle.fd, 0)];
   }
 
+  /**
+   * UNLINK or RMDIR answered now and committed later (HandleTable.removeLater), after the checks
+   * its commit would make: the entry is there (removals not committed count), of the right type,
+   * and a directory is empty but for removals. False when it must be committed now instead: in a
+   * past version (the commit answers EROFS), while a create is pending, or when a handle here
+   * has the inode open.
+   */
+  private async removeLater(parentId: number, name: string, dir: boolean): Promise<boolean> {
+    const parent = this.mustNode(parentId);
+    if (parent.version || this.handles.createsPending) return false;
+    const path = joinPath(this.nodes.pathOf(parentId), name);
+    checkName(name, path);
+    const removals = this.handles.removals;
+    const view = await this.fs.view();
+    const entry = removals.isRemoved(parent.ino, name) ? undefined : await view.lookup(parent.ino, name);
+    if (!entry) throw fsError('ENOENT', `no such file or directory: ${path}`, path);
+    if (this.handles.isOpen(entry.ino)) return false;
+    if (!dir && entry.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${path}`, path);
+    if (dir && entry.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
+    if (dir) {
+      // one more name than it has removals is enough to tell
+      const names = await view.firstNames(entry.ino, removals.countIn(entry.ino) + 1);
+      if (names.some((n) => !removals.isRemoved(entry.ino, n))) throw fsError('ENOTEMPTY', `directory not empty: ${path}`, path);
+    }
+    await this.handles.removeLater({ parentIno: parent.ino, name, ino: entry.ino, path, dir, time: this.fs.store.clock() });
+    return true;
+  }
+
   private async rename(fromDir: number, from: string, toDir: number, to: string, flags: number): Promise<Payload> {
     if (flags & ~RENAME_NOREPLACE) throw fsError('EINVAL', 'rename: only RENAME_NOREPLACE is supported');
     const fromPath = joinPath(this.nodes.pathOf(fromDir), from);
     const toPath = joinPath(this.nodes.pathOf(toDir), to);
     for (const id of [fromDir, toDir]) await this.settle(this.mustNode(id).ino);
-    const { value: ino } = await this.fs.transaction(`rename ${fromPath} -> ${toPath}`, async (tx) =>
+    const { value: ino } = await this.handles.transaction(this.fs, `rename ${fromPath} -> ${toPath}`, async (tx) =>
       tx.renameIn(await this.slot(tx, fromDir, from, fromPath), await this.slot(tx, toDir, to, toPath), { noReplace: (flags & RENAME_NOREPLACE) !== 0 }),
     );
     this.nodes.moved(ino, toDir, to);
@@ -654,7 +690,9 @@ export class FuseSession {
     const view = await this.fs.view(dir.node.version);
     if (offset === 0 || !dir.entries) {
       const inode = await view.mustInode(dir.node.ino);
-      const listed = await view.readdir(dir.node.ino);
+      const removed = this.handles.removals;
+      // without the names removed here and not committed yet (HandleTable.removeLater)
+      const listed = (await view.readdir(dir.node.ino)).filter((e) => dir.node.version || !removed.isRemoved(dir.node.ino, e.name));
       const stats = plus ? await view.inodesOf(listed.map((e) => e.ino)) : null;
       dir.entries = [
         { name: '.', ino: dir.node.ino, type: 'dir' },
