@@ -18,6 +18,8 @@ import { FsView } from './view.js';
 
 /** Largest file size accepted (8 TiB); beyond it EFBIG. */
 export const MAX_FILE_SIZE = 2 ** 43;
+/** Hard links an inode may have at most (EMLINK past it). */
+export const MAX_LINKS = 65000;
 /** copyRange per call: bytes when blocks can be shared (1 GiB), and when they must be copied (64 MiB). */
 const COPY_SHARED_MAX = 1024 * 1024 * 1024;
 const COPY_BYTES_MAX = 64 * 1024 * 1024;
@@ -288,17 +290,17 @@ export class FsTx extends FsView {
     await this.linkIn(target.ino, await this.parentFor(notDirOnly(this.writable(newPath), newPath)), src.path);
   }
 
-  /** Adds a name for inode `ino` (not a directory) in a slot; returns the inode as changed. */
-  async linkIn(ino: number, at: Slot, srcPath = `inode ${ino}`): Promise<Inode> {
+  /** Adds a name for inode `ino` (not a directory) in a slot; returns the inode as changed. `time` as for unlinkIn. */
+  async linkIn(ino: number, at: Slot, srcPath = `inode ${ino}`, time?: number): Promise<Inode> {
     const inode = await this.mustInode(ino, srcPath);
     if (inode.type === 'dir') throw fsError('EPERM', `hard links to directories are not allowed: ${srcPath}`, srcPath);
     if (await this.lookup(at.parentIno, at.name)) throw fsError('EEXIST', `file exists: ${at.path}`, at.path);
-    if (inode.nlink >= 65000) throw fsError('EMLINK', 'too many links', srcPath);
+    if (inode.nlink >= MAX_LINKS) throw fsError('EMLINK', 'too many links', srcPath);
     this.batch.set(direntKey(at.parentIno, at.name), encodeDirent(ino, inode.type));
     inode.nlink += 1;
-    this.stampChange(inode, false);
+    this.stampChange(inode, false, time === undefined ? undefined : Math.max(time, inode.ctime));
     this.put(ino, inode);
-    this.stampChange(at.parent);
+    this.stampChange(at.parent, true, time === undefined ? undefined : Math.max(time, at.parent.ctime));
     this.put(at.parentIno, at.parent);
     return inode;
   }

@@ -2,7 +2,7 @@ import type { AgentFs } from '../fs/agentfs.js';
 import type { FsTx, SetAttr } from '../fs/tx.js';
 import type { Inode, Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
-import { MAX_REMOVALS, PendingRemovals, type PendingRemoval } from './removals.js';
+import { MAX_ENTRY_CHANGES, PendingEntries, type EntryChange } from './entries.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
@@ -78,11 +78,11 @@ export class HandleTable {
   /** inode numbers reserved for createOpen: [next, end) */
   private inos = { next: 0, end: 0 };
   /**
-   * Unlinks and rmdirs answered and not committed yet (see removeLater). Invariant: each was made
-   * before every create in `creating` and `dirs` (an unlink or rmdir commits the pending creates
-   * first), so a commit writes them first.
+   * Unlinks, rmdirs and hard links answered and not committed yet (see changeLater). Invariant:
+   * each was made before every create in `creating` and `dirs` (an unlink, rmdir or link commits
+   * the pending creates first), so a commit writes them first.
    */
-  readonly removals = new PendingRemovals();
+  readonly entries = new PendingEntries();
 
   constructor(
     private readonly fs: AgentFs,
@@ -202,24 +202,24 @@ export class HandleTable {
   }
 
   /**
-   * Answers an unlink or rmdir now and commits it later (PendingRemovals), with the next commit
-   * of this mount or on its own: at a listing of its directory, fsync, the write-back timer, or
-   * once MAX_REMOVALS are pending. The caller checked what the commit will check (the entry is
-   * there and of the right type; a directory is empty but for removals) and that no create is
-   * pending and no handle here has the inode open.
+   * Answers an unlink, rmdir or hard link now and commits it later (PendingEntries), with the
+   * next commit of this mount or on its own: at fsync, the write-back timer, or once
+   * MAX_ENTRY_CHANGES are pending. The caller checked what the commit will check (for a
+   * removal: the entry is there and of the right type, a directory is empty; for a link: the
+   * name is free) and that no create is pending.
    */
-  async removeLater(r: PendingRemoval): Promise<void> {
-    this.removals.add(r);
-    if (this.removals.size >= MAX_REMOVALS) await this.commitRemovals();
+  async changeLater(c: EntryChange): Promise<void> {
+    this.entries.add(c);
+    if (this.entries.size >= MAX_ENTRY_CHANGES) await this.commitEntries();
   }
 
   /**
-   * Commits the pending removals on their own; never rejects. They were answered already: a
+   * Commits the pending entry changes on their own; never rejects. They were answered already: a
    * failure can only be logged, and they are dropped then, so that every later commit of the
    * mount (which carries them) does not fail too.
    */
-  async commitRemovals(): Promise<void> {
-    const carried = this.removals.take();
+  async commitEntries(): Promise<void> {
+    const carried = this.entries.take();
     if (!carried) return;
     try {
       await this.fs.transaction(carried.summary, (tx) => carried.apply(tx));
@@ -231,11 +231,11 @@ export class HandleTable {
   }
 
   /**
-   * Every commit of this mount: `fn` in one transaction of `fs`, after the pending removals (so
-   * the commit shows them made, as they were, before what it commits).
+   * Every commit of this mount: `fn` in one transaction of `fs`, after the pending entry changes
+   * (so the commit shows them made, as they were, before what it commits).
    */
   async transaction<T>(fs: AgentFs, summary: string, fn: (tx: FsTx) => Promise<T>): Promise<{ value: T }> {
-    const carried = this.removals.take();
+    const carried = this.entries.take();
     const result = await fs.transaction(carried ? `${carried.summary}; ${summary}` : summary, async (tx) => {
       await carried?.apply(tx);
       return fn(tx);
@@ -317,7 +317,7 @@ export class HandleTable {
 
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
   overlay(st: Stat): Stat {
-    let out = this.removals.overlay(st);
+    let out = this.entries.overlay(st);
     if (st.type === 'dir' && this.createsPending) {
       // a create or mkdir not committed yet changes its directory as its commit will (FsTx.createIn)
       for (const c of this.pendingCreates()) {
@@ -416,7 +416,7 @@ export class HandleTable {
 
   async flushAll(): Promise<void> {
     await this.commitCreates();
-    await this.commitRemovals();
+    await this.commitEntries();
     await this.flushLoose();
     for (const h of this.handles.values()) await this.flush(h);
   }

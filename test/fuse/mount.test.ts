@@ -521,6 +521,49 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(timefs(data, ['cat', '/again.txt']).stdout).toBe('two');
   }));
 
+  if (driver === 'kernel') it("git's way of writing an object (create a temporary name, link it to its real name, unlink the temporary) is one commit per object", () => ownMount(async (mnt, data) => {
+    const objects = path.join(mnt, 'objects');
+    fs.mkdirSync(path.join(objects, 'ab'), { recursive: true });
+    fs.writeFileSync(path.join(objects, 'warm'), 'first create of a mount commits at once');
+    const store = await openStore({ dataDir: data });
+    try {
+      const other = await AgentFs.open(store, 'default');
+      const put = (tmp: string, name: string, content: string): void => {
+        fs.writeFileSync(path.join(objects, tmp), content, { mode: 0o444 });
+        fs.linkSync(path.join(objects, tmp), path.join(objects, 'ab', name));
+        fs.unlinkSync(path.join(objects, tmp));
+      };
+      put('tmp_obj_1', 'one', 'object one');
+      // the mount sees the link at once: the name, the content, the link count, the listing
+      const one = path.join(objects, 'ab', 'one');
+      expect([fs.readFileSync(one, 'utf8'), fs.statSync(one).nlink, fs.readdirSync(path.join(objects, 'ab'))]).toEqual(['object one', 1, ['one']]);
+      expect(fs.existsSync(path.join(objects, 'tmp_obj_1'))).toBe(false);
+      expect(() => fs.linkSync(path.join(objects, 'warm'), one)).toThrow(/EEXIST/);
+      fs.linkSync(one, path.join(objects, 'also-one'));
+      expect(fs.statSync(one).nlink).toBe(2);
+      fs.unlinkSync(path.join(objects, 'also-one'));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await other.exists('/objects/ab/one')).toBe(false);
+      put('tmp_obj_2', 'two', 'object two');
+      put('tmp_obj_3', 'three', 'object three');
+      const dirFd = fs.openSync(objects, 'r');
+      fs.fsyncSync(dirFd);
+      fs.closeSync(dirFd);
+      expect(String(await other.readFile('/objects/ab/three'))).toBe('object three');
+      expect((await other.stat('/objects/ab/one')).nlink).toBe(1);
+      expect((await other.readdir('/objects')).entries.map((e) => e.name).sort()).toEqual(['ab', 'warm']);
+    } finally {
+      await store.close();
+    }
+    const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '4']).stdout) as Array<{ summary: string }>;
+    expect(log.map((l) => l.summary).reverse()).toEqual([
+      'create /objects/tmp_obj_1 (10 bytes)',
+      'link /objects/ab/one and 3 more entry changes; create /objects/tmp_obj_2 (10 bytes)',
+      'link /objects/ab/two; unlink /objects/tmp_obj_2; create /objects/tmp_obj_3 (12 bytes)',
+      'link /objects/ab/three; unlink /objects/tmp_obj_3',
+    ]);
+  }));
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');

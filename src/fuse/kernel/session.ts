@@ -1,7 +1,7 @@
 import type { AgentFs } from '../../fs/agentfs.js';
 import { FsError, fromStoreError, fsError } from '../../fs/errors.js';
 import { MAX_NAME_BYTES, checkName, joinPath, parsePath, splitSelector } from '../../fs/path.js';
-import { newInode, type FsTx, type SetAttr, type Slot } from '../../fs/tx.js';
+import { MAX_LINKS, newInode, type FsTx, type SetAttr, type Slot } from '../../fs/tx.js';
 import { typeFromMode, type DirEntry, type FileType, type Inode, type Stat } from '../../fs/types.js';
 import type { Version } from '../../store/version.js';
 import type { FsView } from '../../fs/view.js';
@@ -198,7 +198,7 @@ export class FuseSession {
       case Op.LINK: {
         const target = this.nodes.get(Number(body.readBigUInt64LE(0)));
         const name = cstring(body, 8)[0];
-        return this.run(h, async () => [
+        return this.run(h, async () => (await this.linkLater(h.nodeid, target, name)) ?? [
           (
             await this.create(h, h.nodeid, name, 'link', async (tx, at) => {
               if (!target || target.version) throw fsError('EROFS', 'read-only: a past version cannot be linked');
@@ -435,9 +435,9 @@ export class FuseSession {
     this.channel.reply(h.unique, 0, [out]);
   }
 
-  /** fsync: what this mount has answered is durable once this returns (the removals not committed yet too). */
+  /** fsync: what this mount has answered is durable once this returns (entry changes not committed yet too). */
   private async sync(): Promise<void> {
-    await this.handles.commitRemovals();
+    await this.handles.commitEntries();
     await this.fs.sync();
   }
 
@@ -497,8 +497,8 @@ export class FuseSession {
       ino = (await view.resolve(parsePath(path).names, false, path)).ino;
     } else {
       view = await this.fs.view(version);
-      // a name removed here and not committed yet is gone already (HandleTable.removeLater)
-      ino = !version && this.handles.removals.isRemoved(parent.ino, name) ? undefined : (await view.lookup(parent.ino, name))?.ino;
+      // with the unlinks, rmdirs and links made here and not committed yet (HandleTable.changeLater)
+      ino = (version ? await view.lookup(parent.ino, name) : await this.headEntry(view, parent.ino, name))?.ino;
     }
     const ttl = this.ttl(version);
     if (ino === undefined) return [entryOut(0, null, version ? ttl : this.cacheSeconds.negative, 0)]; // cached "no such name"
@@ -585,7 +585,7 @@ export class FuseSession {
     const pending = this.handles.createdInode(parent.ino);
     const dir = pending ?? (await view.mustInode(parent.ino, path));
     if (dir.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
-    const taken = this.handles.createdIn(parent.ino, name) || (!pending && !this.handles.removals.isRemoved(parent.ino, name) && (await view.lookup(parent.ino, name)));
+    const taken = this.handles.createdIn(parent.ino, name) || (!pending && (await this.headEntry(view, parent.ino, name)));
     if (taken) throw fsError('EEXIST', `file exists: ${path}`, path);
     const caller = { uid: h.uid, gid: h.gid };
     const inode = newInode(parent.ino, dir, { type, mode }, caller, this.fs.store.clock());
@@ -611,20 +611,46 @@ export class FuseSession {
     if (parent.version || this.handles.createsPending) return false;
     const path = joinPath(this.nodes.pathOf(parentId), name);
     checkName(name, path);
-    const removals = this.handles.removals;
     const view = await this.fs.view();
-    const entry = removals.isRemoved(parent.ino, name) ? undefined : await view.lookup(parent.ino, name);
+    const entry = await this.headEntry(view, parent.ino, name);
     if (!entry) throw fsError('ENOENT', `no such file or directory: ${path}`, path);
     if (this.handles.isOpen(entry.ino)) return false;
     if (!dir && entry.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${path}`, path);
     if (dir && entry.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
-    if (dir) {
-      // one more name than it has removals is enough to tell
-      const names = await view.firstNames(entry.ino, removals.countIn(entry.ino) + 1);
-      if (names.some((n) => !removals.isRemoved(entry.ino, n))) throw fsError('ENOTEMPTY', `directory not empty: ${path}`, path);
-    }
-    await this.handles.removeLater({ parentIno: parent.ino, name, ino: entry.ino, path, dir, time: this.fs.store.clock() });
+    if (dir && !(await this.handles.entries.isEmpty(entry.ino, (limit) => view.firstNames(entry.ino, limit)))) throw fsError('ENOTEMPTY', `directory not empty: ${path}`, path);
+    await this.handles.changeLater({ kind: dir ? 'rmdir' : 'unlink', parentIno: parent.ino, name, ino: entry.ino, type: entry.type, path, time: this.fs.store.clock() });
     return true;
+  }
+
+  /**
+   * LINK answered now and committed later (HandleTable.changeLater): git links each new object
+   * to its name and unlinks the temporary name, and both join the next object's create commit.
+   * Checks what the commit would (the name is valid and free, the inode is a head non-directory
+   * with links left); null when it must be committed now instead (a past version, a create
+   * pending, or anything the commit path answers with an error).
+   */
+  private async linkLater(parentId: number, target: Node | undefined, name: string): Promise<Payload | null> {
+    const parent = this.mustNode(parentId);
+    if (parent.version || !target || target.version || this.handles.createsPending) return null;
+    const path = joinPath(this.nodes.pathOf(parentId), name);
+    checkName(name, path);
+    const view = await this.fs.view();
+    const inode = await view.inode(target.ino);
+    if (!inode || inode.type === 'dir' || (await view.inode(parent.ino))?.type !== 'dir') return null;
+    const links = this.shown(view.statOf(target.ino, inode), undefined).nlink;
+    if (links === 0 || links >= MAX_LINKS) return null;
+    if (await this.headEntry(view, parent.ino, name)) throw fsError('EEXIST', `file exists: ${path}`, path);
+    await this.handles.changeLater({ kind: 'link', parentIno: parent.ino, name, ino: target.ino, type: inode.type, path, time: this.fs.store.clock() });
+    const id = this.nodes.remember(target.ino, parentId, name);
+    const { stat } = await this.statNode(id);
+    const ttl = this.ttl(undefined);
+    return [entryOut(id, stat, ttl, ttl)];
+  }
+
+  /** The entry `name` of head directory `dirIno`, with the entry changes not committed yet applied. */
+  private async headEntry(view: FsView, dirIno: number, name: string): Promise<{ ino: number; type: FileType } | undefined> {
+    const pending = this.handles.entries.name(dirIno, name);
+    return pending === undefined ? view.lookup(dirIno, name) : (pending ?? undefined);
   }
 
   private async rename(fromDir: number, from: string, toDir: number, to: string, flags: number): Promise<Payload> {
@@ -690,9 +716,9 @@ export class FuseSession {
     const view = await this.fs.view(dir.node.version);
     if (offset === 0 || !dir.entries) {
       const inode = await view.mustInode(dir.node.ino);
-      const removed = this.handles.removals;
-      // without the names removed here and not committed yet (HandleTable.removeLater)
-      const listed = (await view.readdir(dir.node.ino)).filter((e) => dir.node.version || !removed.isRemoved(dir.node.ino, e.name));
+      const committed = await view.readdir(dir.node.ino);
+      // with the unlinks, rmdirs and links made here and not committed yet (HandleTable.changeLater)
+      const listed = dir.node.version ? committed : this.handles.entries.listing(dir.node.ino, committed);
       const stats = plus ? await view.inodesOf(listed.map((e) => e.ino)) : null;
       dir.entries = [
         { name: '.', ino: dir.node.ino, type: 'dir' },
