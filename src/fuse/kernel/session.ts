@@ -600,9 +600,9 @@ export class FuseSession {
   }
 
   /**
-   * UNLINK or RMDIR answered now and committed later (HandleTable.removeLater), after the checks
-   * its commit would make: the entry is there (removals not committed count), of the right type,
-   * and a directory is empty but for removals. False when it must be committed now instead: in a
+   * UNLINK or RMDIR answered now and committed later (HandleTable.changeLater), after the checks
+   * its commit would make: the entry is there (entry changes not committed yet count), of the
+   * right type, and a directory is empty. False when it must be committed now instead: in a
    * past version (the commit answers EROFS), while a create is pending, or when a handle here
    * has the inode open.
    */
