@@ -2,8 +2,12 @@ import { spawn } from 'node:child_process';
 import { Option, type Command } from 'commander';
 import { RequestStats } from '../../fuse/kernel/index.js';
 import { isMounted, mountAgent, mountCommitDelayMs, unmountDir, type FuseDriver } from '../../fuse/mount.js';
+import { recordMountProcess, waitForMountProcess } from '../../fuse/pidfile.js';
 import { createLogger } from '../../util/logger.js';
 import { CliContext } from '../context.js';
+
+/** How long `timefs umount` waits for the mount process to commit and exit. */
+const UMOUNT_WAIT_MS = 60_000;
 
 export function registerMountCommands(program: Command): void {
   program
@@ -30,6 +34,7 @@ export function registerMountCommands(program: Command): void {
       await fs.sync(); // the agent and its root directory are written before anything waits on them
       const stats = opts.stats ? new RequestStats() : undefined;
       const m = await mountAgent(fs, dir, { ...(opts.driver ? { driver: opts.driver } : {}), ...(stats ? { stats } : {}) });
+      recordMountProcess(m.dir);
       logger.info({ dir: m.dir, agent: fs.agent, driver: m.driver }, `mounted agent ${fs.agent} at ${m.dir} (${m.driver} driver)`);
       const report = (): void => {
         if (stats) logger.info({ requests: stats.take() }, 'FUSE requests since the last report');
@@ -69,9 +74,13 @@ export function registerMountCommands(program: Command): void {
 
   program
     .command('umount')
-    .description('unmount a timefs mount')
+    .description('unmount a timefs mount; returns once its process has committed what it had answered and exited')
     .argument('<dir>')
-    .action((dir: string) => {
+    .action(async (dir: string, _opts: unknown, cmd: Command) => {
       unmountDir(dir);
+      const waited = await waitForMountProcess(dir, UMOUNT_WAIT_MS);
+      if (waited.result === 'timeout') {
+        CliContext.of(cmd).print(`unmounted ${dir}, but its mount process (pid ${waited.pid}) is still running after ${UMOUNT_WAIT_MS / 1000} s: changes it had not committed yet may show later (its log says why it is slow)`);
+      }
     });
 }
