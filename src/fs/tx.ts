@@ -179,6 +179,14 @@ export class FsTx extends FsView {
     inode.ctime = t;
   }
 
+  /**
+   * stampChange for a change made before this transaction (at `time`; undefined: now): never
+   * before the inode's last change, which a commit in between may have made.
+   */
+  private stampMadeAt(inode: Inode, content: boolean, time: number | undefined): void {
+    this.stampChange(inode, content, time === undefined ? undefined : Math.max(time, inode.ctime));
+  }
+
   // ---- paths -----------------------------------------------------------------------------
 
   /** Parses a path that is about to be written: a versioned path is read-only. */
@@ -250,7 +258,7 @@ export class FsTx extends FsView {
     this.batch.set(direntKey(parentIno, name), encodeDirent(ino, spec.type));
     if (spec.type === 'dir') parent.nlink += 1;
     // a node made earlier: not before the directory's last change (ctime, which no caller sets)
-    this.stampChange(parent, true, spec.time === undefined ? undefined : Math.max(spec.time, parent.ctime));
+    this.stampMadeAt(parent, true, spec.time);
     this.put(parentIno, parent);
     return { ino, inode };
   }
@@ -298,9 +306,9 @@ export class FsTx extends FsView {
     if (inode.nlink >= MAX_LINKS) throw fsError('EMLINK', 'too many links', srcPath);
     this.batch.set(direntKey(at.parentIno, at.name), encodeDirent(ino, inode.type));
     inode.nlink += 1;
-    this.stampChange(inode, false, time === undefined ? undefined : Math.max(time, inode.ctime));
+    this.stampMadeAt(inode, false, time);
     this.put(ino, inode);
-    this.stampChange(at.parent, true, time === undefined ? undefined : Math.max(time, at.parent.ctime));
+    this.stampMadeAt(at.parent, true, time);
     this.put(at.parentIno, at.parent);
     return inode;
   }
@@ -590,7 +598,7 @@ export class FsTx extends FsView {
   /** Drops one link to a non-directory; the inode goes with its last link unless it is open. */
   private async dropLink(ino: number, inode: Inode, time?: number): Promise<void> {
     inode.nlink -= 1;
-    this.stampChange(inode, false, time === undefined ? undefined : Math.max(time, inode.ctime));
+    this.stampMadeAt(inode, false, time);
     if (inode.nlink > 0 || this.host.isOpen(ino)) this.put(ino, inode);
     else await this.destroy(ino, inode);
   }
@@ -627,7 +635,7 @@ export class FsTx extends FsView {
     const inode = await this.mustInode(entry.ino, at.path);
     if (inode.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${at.path}`, at.path);
     this.batch.delete(direntKey(at.parentIno, at.name));
-    this.stampChange(at.parent, true, time === undefined ? undefined : Math.max(time, at.parent.ctime));
+    this.stampMadeAt(at.parent, true, time);
     this.put(at.parentIno, at.parent);
     await this.dropLink(entry.ino, inode, time);
   }
@@ -649,7 +657,7 @@ export class FsTx extends FsView {
     }
     this.batch.delete(direntKey(at.parentIno, at.name));
     at.parent.nlink -= 1;
-    this.stampChange(at.parent, true, time === undefined ? undefined : Math.max(time, at.parent.ctime));
+    this.stampMadeAt(at.parent, true, time);
     this.put(at.parentIno, at.parent);
     await this.destroy(entry.ino, inode);
   }
