@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+const PREFIX = 'timefs-mount-';
+
 /**
  * A mount process records its pid by mount point, so that `timefs umount DIR` can wait for it:
  * unmounted from outside, the process commits what it answered and had not committed yet
@@ -12,12 +14,16 @@ import path from 'node:path';
  */
 export function mountPidFile(dir: string): string {
   const key = createHash('sha1').update(path.resolve(dir)).digest('hex').slice(0, 16);
-  return path.join(os.tmpdir(), `timefs-mount-${key}.pid`);
+  return path.join(os.tmpdir(), `${PREFIX}${key}.pid`);
 }
 
-/** Records this process as the one serving the mount at `dir`; the record goes when the process exits. */
+/**
+ * Records this process as the one serving the mount at `dir`; the record goes when the process
+ * exits. Records left by mount processes that were killed outright go too.
+ */
 export function recordMountProcess(dir: string): void {
   const file = mountPidFile(dir);
+  removeStaleRecords();
   fs.writeFileSync(file, String(process.pid));
   process.on('exit', () => {
     // only our own record: a later mount of the same directory may have replaced it
@@ -42,6 +48,21 @@ export async function waitForMountProcess(dir: string, ms: number): Promise<{ re
   return { result: 'exited', pid };
 }
 
+/** Removes the records of mount processes that are gone (a SIGKILL skips the exit handler). */
+function removeStaleRecords(): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(PREFIX) && n.endsWith('.pid'));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const file = path.join(os.tmpdir(), name);
+    const pid = readPid(file);
+    if (pid === undefined || !alive(pid)) fs.rmSync(file, { force: true });
+  }
+}
+
 function readPid(file: string): number | undefined {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
@@ -51,7 +72,10 @@ function readPid(file: string): number | undefined {
   }
 }
 
-/** Whether `pid` is running (and not a zombie: a mount process started by a test may not be reaped yet). */
+/**
+ * Whether `pid` is a running timefs mount process: not a zombie (a mount process started by a
+ * test may not be reaped yet), and not another program that got the pid of one that was killed.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -59,7 +83,8 @@ function alive(pid: number): boolean {
     return false;
   }
   try {
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    if (/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))) return false;
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('mount');
   } catch {
     return true; // no /proc: signal 0 is all we know
   }

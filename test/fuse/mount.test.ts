@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentFs } from '../../src/fs/agentfs.js';
 import { openStore } from '../../src/store/index.js';
 import type { OpReport } from '../../src/fuse/kernel/stats.js';
+import { mountPidFile } from '../../src/fuse/pidfile.js';
 import { CLI, cliBuilt, timefs } from '../helpers/cli.js';
 import { hasCommand, run } from '../helpers/exec.js';
 import { mounted, startMount, type MountProcess } from '../helpers/mount.js';
@@ -608,6 +609,22 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
     if (code === 'still running') proc.kill('SIGKILL');
     expect(code).toBe(0);
+    expect(fs.existsSync(mountPidFile(mnt))).toBe(false);
+  });
+
+  it('a mount removes the pid records of mount processes killed outright, and records its own', async () => {
+    const dir = tempDir('fuse-stale-pid');
+    const stale = mountPidFile(path.join(dir, 'gone'));
+    fs.writeFileSync(stale, '999999999'); // no such process
+    const m = await startMount('fuse-stale-pid-mount');
+    try {
+      // recorded right after the kernel has the mount
+      const record = async (): Promise<string> => (fs.existsSync(mountPidFile(m.dir)) ? fs.readFileSync(mountPidFile(m.dir), 'utf8') : 'none');
+      expect(await eventually(record, String(m.proc.pid))).toBe(String(m.proc.pid));
+      expect(fs.existsSync(stale)).toBe(false);
+    } finally {
+      await m.stop();
+    }
   });
 
   it('deferred commit: fsync writes at once what the delay holds back; a crash keeps what is older than the delay', async () => {
