@@ -49,9 +49,8 @@ export class PendingEntries {
   private readonly names = new Map<number, Map<string, PendingName>>();
   /** per directory: how many names that exist in the committed state are removed */
   private readonly removed = new Map<number, number>();
-  /** links gained (+) or lost (-), by inode; rmdir'ed directories by their own key */
-  private readonly links = new Map<number, number>();
-  private readonly rmdirs = new Set<number>();
+  /** the inodes whose links the changes add or remove (overlay() applies the list to them) */
+  private readonly inos = new Set<number>();
 
   get size(): number {
     return this.list.length;
@@ -92,7 +91,7 @@ export class PendingEntries {
 
   /** `st` as it will be once the changes are committed (FsTx.unlinkIn, rmdirIn, linkIn). */
   overlay(st: Stat): Stat {
-    if (this.list.length === 0 || (!this.names.has(st.ino) && !this.links.has(st.ino) && !this.rmdirs.has(st.ino))) return st;
+    if (this.list.length === 0 || (!this.names.has(st.ino) && !this.inos.has(st.ino))) return st;
     const out = { ...st };
     for (const c of this.list) {
       if (c.parentIno === st.ino) {
@@ -129,8 +128,7 @@ export class PendingEntries {
     this.list = this.list.filter((c) => !committed.has(c));
     this.names.clear();
     this.removed.clear();
-    this.links.clear();
-    this.rmdirs.clear();
+    this.inos.clear();
     for (const c of this.list) this.index(c);
   }
 
@@ -141,8 +139,7 @@ export class PendingEntries {
     // a name first changed here by a removal existed in the committed state
     if (c.kind !== 'link' && !names.has(c.name)) this.removed.set(c.parentIno, (this.removed.get(c.parentIno) ?? 0) + 1);
     names.set(c.name, c.kind === 'link' ? { ino: c.ino, type: c.type } : null);
-    if (c.kind === 'rmdir') this.rmdirs.add(c.ino);
-    else this.links.set(c.ino, (this.links.get(c.ino) ?? 0) + (c.kind === 'link' ? 1 : -1));
+    this.inos.add(c.ino);
   }
 }
 

@@ -59,8 +59,9 @@ export function mountCommitDelayMs(): number {
 }
 
 /**
- * How often the mount commits what open files have buffered, and creates not committed yet (ms;
- * `TIMEFS_WRITEBACK_MS` overrides): a file kept open shows to other surfaces at most this late.
+ * How often the mount commits what open files have buffered, and the creates, unlinks, rmdirs and
+ * links it answered and has not committed yet (ms; `TIMEFS_WRITEBACK_MS` overrides): they show to
+ * other surfaces at most this late.
  */
 export const WRITEBACK_MS = 3000;
 
@@ -147,20 +148,20 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   } else {
     ({ unmount, handles } = await mountLibfuse(fuseFs, abs));
   }
-  // write-back: commit buffered writes (and pending creates) at least every few seconds
+  // write-back: commit buffered writes, pending creates and entry changes at least every few seconds
   const timer = setInterval(() => void handles.flushAll().catch(() => {}), writebackMs);
   timer.unref();
+  const settle = async (): Promise<void> => {
+    clearInterval(timer);
+    await handles.flushAll();
+  };
   return {
     dir: abs,
     driver,
+    settle,
     unmount: async () => {
-      clearInterval(timer);
-      await handles.flushAll();
+      await settle();
       await unmount();
-    },
-    settle: async () => {
-      clearInterval(timer);
-      await handles.flushAll();
     },
   };
 }
