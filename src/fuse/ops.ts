@@ -82,8 +82,14 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     // buffered changes of open files show through the overlay: a stat must not force a commit
     getattr: (path: string, cb: Cb) => run(cb, async () => handles.overlay(await fs.lstat(path)), (st) => [statObject(st)]),
     access: (_path: string, _mode: number, cb: Cb) => cb(0), // permission checks: default_permissions
+    // with each entry's attributes, so that the kernel hands out its type: without them d_type is
+    // DT_UNKNOWN and readers stat every name (Node's fs.Dir does, and fails on a name removed
+    // since the listing was taken, which POSIX lets readdir return)
     readdir: (path: string, cb: Cb) =>
-      run(cb, () => fs.readdirPlus(path), (r) => [['.', '..', ...r.entries.map((e) => e.name)]]),
+      run(cb, async () => ({ self: await fs.lstat(path), ...(await fs.readdirPlus(path)) }), (r) => [
+        ['.', '..', ...r.entries.map((e) => e.name)],
+        [r.self, r.self, ...r.entries.map((e) => e.stat)].map(statObject),
+      ]),
     opendir: (_path: string, _flags: number, cb: Cb) => cb(0, 0),
     releasedir: (_path: string, _fd: number, cb: Cb) => cb(0),
     open: (path: string, flags: number, cb: Cb) =>

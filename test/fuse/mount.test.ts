@@ -565,6 +565,48 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     ]);
   }));
 
+  it('a directory read in pieces lists every entry that stays exactly once while entries are removed and added, two readers at once', async () => {
+    // 600 names of ~50 bytes: ~25 per READDIRPLUS reply, so a listing takes many requests
+    const names = Array.from({ length: 600 }, (_, i) => `n${String(i).padStart(4, '0')}-${'x'.repeat(44)}`);
+    const big = path.join(mnt, 'big-dir');
+    fs.mkdirSync(big);
+    await sh(`cd big-dir && touch ${names.join(' ')}`);
+    const a = fs.opendirSync(big);
+    const b = fs.opendirSync(big);
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    const read = (dir: fs.Dir, into: string[], n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const e = dir.readSync();
+        if (!e) return;
+        into.push(e.name);
+      }
+    };
+    try {
+      read(a, seenA, 100);
+      read(b, seenB, 30);
+      // remove names A has already read (a listing taken afresh would shift past them and skip
+      // names A has not), and add some (which a reader may or may not see)
+      for (const n of seenA.slice(0, 100)) fs.unlinkSync(path.join(big, n));
+      for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(big, `added-${i}`), '');
+      read(a, seenA, Infinity);
+      read(b, seenB, Infinity);
+    } finally {
+      a.closeSync();
+      b.closeSync();
+    }
+    for (const seen of [seenA, seenB]) {
+      expect(new Set(seen).size).toBe(seen.length); // no name twice
+      const kept = names.filter((n) => !seenA.slice(0, 100).includes(n));
+      expect(kept.filter((n) => !seen.includes(n))).toEqual([]); // every name that stayed, once
+      expect(seen.filter((n) => !names.includes(n) && !n.startsWith('added-'))).toEqual([]);
+    }
+    expect(seenA.filter((n) => names.includes(n)).length).toBe(600); // A read the removed ones before they went
+    // a fresh listing shows the change
+    expect(fs.readdirSync(big).length).toBe(550);
+    fs.rmSync(big, { recursive: true });
+  });
+
   it('unmounts cleanly on SIGTERM', async () => {
     const exited = new Promise<number | null>((r) => m.proc.on('exit', (code) => r(code)));
     m.proc.kill('SIGTERM');
@@ -695,6 +737,9 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       expect(again?.READ).toBeUndefined();
       expect(again?.FLUSH).toBeUndefined(); // a read-only handle has nothing to flush at close
       expect(again?.READDIR ?? again?.READDIRPLUS).toBeUndefined();
+      // directories are opened by the kernel itself (no OPENDIR, RELEASEDIR per directory: listings.ts)
+      expect(again?.OPENDIR).toBeUndefined();
+      expect(again?.RELEASEDIR).toBeUndefined();
       // the same size, through the CLI: only the invalidator can tell the kernel (its attributes
       // are cached for a minute); a reader holding the file open sees the new bytes within moments
       const fd = fs.openSync(file, 'r');

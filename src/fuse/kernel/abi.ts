@@ -59,6 +59,8 @@ export const Init = {
   READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
   CACHE_SYMLINKS: 1 << 23,
+  /** the kernel opens directories itself once OPENDIR answers ENOSYS (Linux 5.1+) */
+  NO_OPENDIR_SUPPORT: 1 << 24,
   HANDLE_KILLPRIV_V2: 1 << 28,
 } as const;
 

@@ -32,6 +32,7 @@ import {
   type InHeader,
 } from './abi.js';
 import { MAX_WRITE, type FuseChannel } from './channel.js';
+import { Listings } from './listings.js';
 import { NodeTable, type Node } from './nodes.js';
 import type { RequestStats } from './stats.js';
 
@@ -64,11 +65,8 @@ const SERVED = new Set<number>(Object.values(Op));
  */
 const killSuidGid = (mode: number): number => mode & ~(0o4000 | (mode & 0o010 ? 0o2000 : 0));
 
-interface DirHandle {
-  node: Node;
-  /** the listing, taken when the directory is read from offset 0 (so rewinddir sees new entries) */
-  entries: Array<DirEntry & { stat?: Stat }> | null;
-}
+/** A directory entry as READDIRPLUS hands it out: with its attributes when they were read. */
+type Listed = DirEntry & { stat?: Stat };
 
 /** How long the kernel may cache head entries and attributes, and a head "no such name" (seconds). */
 export interface CacheSeconds {
@@ -88,8 +86,10 @@ export interface CacheSeconds {
  */
 export class FuseSession {
   readonly nodes = new NodeTable();
-  private readonly dirs = new Map<number, DirHandle>();
-  private nextDir = 1;
+  /** the listings being read (there are no directory handles: see listings.ts) */
+  private readonly listings = new Listings<Listed>();
+  /** set at INIT when the kernel opens directories without asking (FUSE_NO_OPENDIR_SUPPORT) */
+  private noOpendir = false;
 
   constructor(
     private readonly fs: AgentFs,
@@ -368,22 +368,20 @@ export class FuseSession {
         });
       }
       case Op.OPENDIR:
+        // no directory handles (listings.ts): the kernel opens directories itself from now on
+        if (this.noOpendir) return this.channel.reply(h.unique, -ENOSYS);
+        // a kernel before 5.1: directories are opened here, with the flags the kernel uses without OPENDIR
         return this.run(h, async () => {
-          const { node } = await this.statNode(h.nodeid);
-          const fh = this.nextDir++;
-          this.dirs.set(fh, { node, entries: null });
-          // listings stay cached across opens, at head too: see open()
-          return [openOut(fh, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR)];
+          await this.statNode(h.nodeid);
+          return [openOut(0, FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR)];
         });
       case Op.READDIR:
       case Op.READDIRPLUS: {
-        const fh = Number(body.readBigUInt64LE(0));
         const offset = Number(body.readBigUInt64LE(8));
         const size = body.readUInt32LE(16);
-        return this.run(h, () => this.readdir(fh, offset, size, h.opcode === Op.READDIRPLUS));
+        return this.run(h, () => this.readdir(h.nodeid, offset, size, h.opcode === Op.READDIRPLUS));
       }
-      case Op.RELEASEDIR:
-        this.dirs.delete(Number(body.readBigUInt64LE(0)));
+      case Op.RELEASEDIR: // only from a kernel before 5.1; nothing is kept per open directory
         return this.channel.reply(h.unique, 0);
       case Op.FSYNCDIR:
         return this.run(h, async () => {
@@ -422,6 +420,7 @@ export class FuseSession {
     // HANDLE_KILLPRIV_V2: we clear set-user/group-ID bits when the kernel says so (WRITE, SETATTR).
     // Without it the kernel asks for security.capability (GETXATTR) before every write to a file;
     // with it, it marks an inode it has checked S_NOSEC and stops asking (untar: 14,800 → 10,000).
+    this.noOpendir = (kernelFlags & Init.NO_OPENDIR_SUPPORT) !== 0;
     const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2;
     const out = Buffer.alloc(64);
     out.writeUInt32LE(FUSE_KERNEL_VERSION, 0);
@@ -710,39 +709,43 @@ export class FuseSession {
     return [openOut(handle.fd, FOPEN_KEEP_CACHE | (handle.writable ? 0 : FOPEN_NOFLUSH))];
   }
 
-  private async readdir(fh: number, offset: number, size: number, plus: boolean): Promise<Payload> {
-    const dir = this.dirs.get(fh);
-    if (!dir) throw fsError('EBADF', 'bad directory handle');
-    const view = await this.fs.view(dir.node.version);
-    if (offset === 0 || !dir.entries) {
-      const inode = await view.mustInode(dir.node.ino);
-      const committed = await view.readdir(dir.node.ino);
+  private async readdir(nodeId: number, offset: number, size: number, plus: boolean): Promise<Payload> {
+    const { node, view } = await this.nodeView(nodeId);
+    let { listing, index } = this.listings.find(nodeId, offset);
+    if (!listing) {
+      const inode = await view.mustInode(node.ino);
+      const committed = await view.readdir(node.ino);
       // with the unlinks, rmdirs and links made here and not committed yet (HandleTable.changeLater)
-      const listed = dir.node.version ? committed : this.handles.entries.listing(dir.node.ino, committed);
+      const listed = node.version ? committed : this.handles.entries.listing(node.ino, committed);
       const stats = plus ? await view.inodesOf(listed.map((e) => e.ino)) : null;
-      dir.entries = [
-        { name: '.', ino: dir.node.ino, type: 'dir' },
-        { name: '..', ino: inode.parent ?? dir.node.ino, type: 'dir' },
-        ...listed.map((e) => {
+      listing = this.listings.add(nodeId, [
+        { name: '.', ino: node.ino, type: 'dir' },
+        { name: '..', ino: inode.parent ?? node.ino, type: 'dir' },
+        ...listed.map((e): Listed => {
           const child = stats?.get(e.ino);
           return child ? { ...e, stat: view.statOf(e.ino, child) } : e;
         }),
-      ];
+      ]);
+    }
+    const entries = listing.entries;
+    if (index >= entries.length) {
+      this.listings.drop(listing);
+      return [];
     }
     const out = Buffer.allocUnsafe(size);
     let used = 0;
-    const version = dir.node.version;
+    const version = node.version;
     const ttl = this.ttl(version);
-    for (let i = offset; i < dir.entries.length; i++) {
-      const e = dir.entries[i]!;
+    for (let i = index; i < entries.length; i++) {
+      const e = entries[i]!;
       const name = Buffer.from(e.name);
       if (used + direntSize(name.length, plus) > size) break;
-      const dirent = { ino: e.ino, next: i + 1, type: DT[e.type] ?? 0, name };
+      const dirent = { ino: e.ino, next: this.listings.offsetAfter(listing, i), type: DT[e.type] ?? 0, name };
       if (!plus) used = writeDirent(out, used, dirent);
       else if (i < 2 || !e.stat) used = writeDirent(out, used, dirent, { nodeid: 0, attr: null, entryValid: 0, attrValid: 0 });
       else {
         // each entry handed back with its node counts as a lookup of it
-        const nodeid = this.nodes.remember(e.ino, dir.node.id, e.name, version);
+        const nodeid = this.nodes.remember(e.ino, node.id, e.name, version);
         used = writeDirent(out, used, dirent, { nodeid, attr: this.shown(e.stat, version), entryValid: ttl, attrValid: ttl });
       }
     }
