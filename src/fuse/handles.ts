@@ -1,4 +1,6 @@
 import type { AgentFs } from '../fs/agentfs.js';
+import { FsError } from '../fs/errors.js';
+import { MAX_NAME_BYTES } from '../fs/path.js';
 import type { FsTx, SetAttr } from '../fs/tx.js';
 import type { Inode, Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
@@ -104,8 +106,9 @@ export class HandleTable {
    * (overlay), and its directory the times the commit will give it; the caller must commit it
    * (commitCreates) before any request that could see it or its directory otherwise (the kernel
    * driver's FuseSession.createBarrier). Other surfaces see the file from its first commit.
-   * Should that commit fail (another surface took the name meanwhile), the flush reports the
-   * error and the handle's later commits find no file (ENOENT).
+   * Should another surface take the name meanwhile, the file is committed beside it under a
+   * conflict name (writeCreate); should the commit fail otherwise, the flush reports the error
+   * and the handle's later commits find no file (ENOENT).
    */
   createOpen(ino: number, path: string, create: PendingCreate): Handle {
     const h = this.open(ino, path, { writable: true });
@@ -189,11 +192,14 @@ export class HandleTable {
     const dirs = [...this.dirs.values()];
     const summary = mkdirSummary(dirs);
     try {
+      const renames: Renames = new Map();
       const { value: reserved } = await this.transaction(this.fs, summary, async (tx) => {
-        for (const d of dirs) await writeCreate(tx, d.ino, d.path, d);
+        renames.clear();
+        for (const d of dirs) await writeCreate(tx, d.ino, d.path, d, renames);
         return this.reserveInos(tx);
       });
       reserved?.();
+      this.conflicted(renames);
     } catch (err) {
       console.error(`timefs fuse: committing ${summary} failed`, err);
     } finally {
@@ -379,10 +385,12 @@ export class HandleTable {
             ? `setattr ${h.path}`
             : `write ${h.path}${detail}`;
         const made = dirs.length > 0 ? `${mkdirSummary(dirs)}; ` : '';
+        const renames: Renames = new Map();
         const { value: reserved } = await this.transaction(this.fs, made + summary, async (tx) => {
-          tx.batch.touch(h.path); // history(path) finds the commit
-          for (const d of dirs) await writeCreate(tx, d.ino, d.path, d); // parents first
-          if (create) await writeCreate(tx, h.ino, h.path, create);
+          renames.clear(); // a transaction may be run again
+          for (const d of dirs) await writeCreate(tx, d.ino, d.path, d, renames); // parents first
+          if (create) await writeCreate(tx, h.ino, h.path, create, renames);
+          else tx.batch.touch(h.path); // history(path) finds the commit
           for (const op of coalesce(ops)) {
             if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
             else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
@@ -390,6 +398,7 @@ export class HandleTable {
           return create ? this.reserveInos(tx) : undefined;
         });
         reserved?.();
+        this.conflicted(renames);
       } finally {
         h.inflight = [];
         if (create) {
@@ -430,6 +439,14 @@ export class HandleTable {
     }
   }
 
+  /** After creates were committed under other names (writeCreate): says so, and keeps handle paths right. */
+  private conflicted(renames: Renames): void {
+    for (const [from, to] of renames) {
+      console.error(`timefs fuse: ${from} was created by another surface before this mount committed its own; the mount's is kept as ${to}`);
+      this.renamed(from, to);
+    }
+  }
+
   /** Keeps handle paths right after a rename (write-back commits name the file). */
   renamed(from: string, to: string): void {
     for (const h of this.handles.values()) {
@@ -439,11 +456,52 @@ export class HandleTable {
   }
 }
 
-/** Writes a create made earlier (createOpen, mkdirLater) in `tx`: its reserved number, owner, mode and time. */
-async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate): Promise<void> {
-  tx.batch.touch(path); // history(path) finds the commit
+/**
+ * Paths renamed within one commit because another surface took their name (writeCreate): a
+ * directory's new path applies to what is made in it in the same commit.
+ */
+type Renames = Map<string, string>;
+
+const renamedPath = (path: string, renames: Renames): string => {
+  for (const [from, to] of renames) if (path === from || path.startsWith(`${from}/`)) return to + path.slice(from.length);
+  return path;
+};
+
+/**
+ * The name a create made earlier is committed under when another surface took its own name
+ * between the mount's answer and the commit: the name, a dot, "conflict-" and the inode number
+ * (unique; the name is cut to fit NAME_MAX).
+ */
+export function conflictName(name: string, ino: number): string {
+  const suffix = `.conflict-${ino}`;
+  let base = name;
+  while (Buffer.byteLength(base + suffix) > MAX_NAME_BYTES) base = base.slice(0, -1);
+  return base + suffix;
+}
+
+/**
+ * Writes a create made earlier (createOpen, mkdirLater) in `tx`: its reserved number, owner, mode
+ * and time. The mount answered the create when the name was free; should another surface have
+ * taken it since (EEXIST), the file or directory is written under conflictName() instead — what
+ * the mount's programs wrote is never dropped — and `renames` records the new path.
+ */
+async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate, renames: Renames): Promise<void> {
+  const at = renamedPath(path, renames);
+  tx.batch.touch(at); // history(path) finds the commit
   const { inode } = c;
-  await tx.createIn(await tx.slot(c.parentIno, c.name, path), { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino, time: inode.ctime });
+  const spec = { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino, time: inode.ctime };
+  try {
+    await tx.createIn(await tx.slot(c.parentIno, c.name, at), spec);
+    return;
+  } catch (err) {
+    if (!(err instanceof FsError) || err.code !== 'EEXIST') throw err;
+  }
+  const name = conflictName(c.name, ino);
+  const moved = `${at.slice(0, at.length - c.name.length)}${name}`;
+  tx.batch.touch(moved);
+  await tx.createIn(await tx.slot(c.parentIno, name, moved), spec);
+  renames.set(path, moved);
+  tx.batch.meta.summary += `; ${at} was taken meanwhile: kept as ${moved}`; // the log tells where it went
 }
 
 /** The commit summary for directories made together. */

@@ -358,14 +358,33 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       expect(await eventually(async () => String(await other.readFile('/fold/a.txt').catch(() => null)), 'hello')).toBe('hello');
       fs.writeSync(fd, ' world');
       fs.closeSync(fd);
-      // another surface takes the name while the file is open here: the close says so, and what
-      // the other surface wrote stays
+      // another surface takes the name while the file is open here: what it wrote keeps the name,
+      // and what was written here is kept beside it under a conflict name — nothing is lost
       const c = path.join(dir, 'c.txt');
       const fd2 = fs.openSync(c, 'wx');
       fs.writeSync(fd2, 'mine');
       await other.writeFile('/fold/c.txt', 'theirs');
-      expect(() => fs.closeSync(fd2)).toThrow(/EEXIST/);
+      fs.closeSync(fd2);
+      await new Promise((r) => setTimeout(r, 100)); // past the 5 ms deferred COMMIT
       expect(String(await other.readFile('/fold/c.txt'))).toBe('theirs');
+      const kept = (await other.readdir('/fold')).entries.map((e) => e.name).filter((n) => n.startsWith('c.txt.conflict-'));
+      expect(kept).toHaveLength(1);
+      expect(String(await other.readFile(`/fold/${kept[0]}`))).toBe('mine');
+      // the same for a directory made here and not committed yet, with a file made in it
+      const made = path.join(dir, 'made');
+      fs.mkdirSync(made);
+      const fd5 = fs.openSync(path.join(made, 'f.txt'), 'wx');
+      fs.writeSync(fd5, 'inside');
+      await other.mkdir('/fold/made');
+      await other.writeFile('/fold/made/theirs.txt', 'x');
+      fs.closeSync(fd5);
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await other.readdir('/fold/made')).entries.map((e) => e.name)).toEqual(['theirs.txt']);
+      const keptDir = (await other.readdir('/fold')).entries.map((e) => e.name).filter((n) => n.startsWith('made.conflict-'));
+      expect(keptDir).toHaveLength(1);
+      expect(String(await other.readFile(`/fold/${keptDir[0]}/f.txt`))).toBe('inside');
+      // each history names the commit that made it
+      expect((await other.history(`/fold/${keptDir[0]}/f.txt`)).entries.length).toBeGreaterThan(0);
       // a file pending in a directory whose times are then set: the create is committed first, so
       // it does not stamp the directory over the times set after it
       const inner = path.join(elsewhere, 'pending.txt');
@@ -400,6 +419,8 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(log.filter((l) => l.actor === 'fuse').map((l) => l.summary).filter((s) => s.includes('/fold/')).reverse()).toEqual([
       'create /fold/a.txt (5 bytes)',
       'write /fold/a.txt (6 bytes)',
+      expect.stringMatching(/^create \/fold\/c\.txt \(4 bytes\); \/fold\/c\.txt was taken meanwhile: kept as \/fold\/c\.txt\.conflict-\d+$/),
+      expect.stringMatching(/^mkdir \/fold\/made; create \/fold\/made\/f\.txt \(6 bytes\); \/fold\/made was taken meanwhile: kept as \/fold\/made\.conflict-\d+$/),
       'create /fold/b.txt (3 bytes, attributes)',
     ]);
     const st = JSON.parse(timefs(data, ['--json', 'stat', '/fold/b.txt']).stdout) as { mode: number; uid: number; size: number };
