@@ -175,6 +175,33 @@ describe.runIf(built.run)('timefs serve', () => {
       child.kill('SIGKILL');
     }
   });
+
+  it('the quick start on a brand-new data dir: a token for the agent default first, then serve with authentication on', async () => {
+    const { spawn } = await import('node:child_process');
+    const { CLI } = await import('../helpers/cli.js');
+    const data = tempDir('serve-token');
+    // the agent 'default' exists from the start, whatever runs first
+    const token = timefs(data, ['agents', 'token', 'default']).stdout.trim();
+    expect(token).toMatch(/^tfs_/);
+    expect(timefs(data, ['agents', 'token', 'nobody']).stderr).toMatch(/unknown agent 'nobody'/);
+    const child = spawn(process.execPath, [CLI, '--data', data, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      let url = '';
+      for (let i = 0; i < 100 && !url; i++) {
+        url = /timefs serving (http:\/\/127\.0\.0\.1:\d+): WebDAV/.exec(log)?.[1] ?? '';
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(url, log).not.toBe('');
+      const basic = `Basic ${Buffer.from(`default:${token}`).toString('base64')}`;
+      expect((await fetch(`${url}/dav/default/readme.md`, { method: 'PUT', body: 'hi', headers: { authorization: basic } })).status).toBe(201);
+      expect(await (await fetch(`${url}/dav/default/readme.md`, { headers: { authorization: basic } })).text()).toBe('hi');
+      expect((await fetch(`${url}/dav/default/readme.md`)).status).toBe(401);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
 
 const fdbAbsent = (() => {

@@ -59,7 +59,8 @@ export function registerServeCommands(program: Command): void {
     .argument('<name>')
     .action(
       action(async (ctx, name: string) => {
-        const fs = await AgentFs.open(await ctx.openStore(), name);
+        // the agent 'default' is created on first use, as by every other command (context.ts)
+        const fs = await AgentFs.open(await ctx.openStore(), name, { create: name === 'default' });
         ctx.print(await createToken(fs));
       }),
     );
