@@ -148,27 +148,33 @@ describe.runIf(built.run)('timefs CLI', () => {
 if (!built.run) describe('timefs CLI', () => it.skip(built.reason, () => {}));
 
 describe.runIf(built.run)('timefs serve', () => {
-  it('listens on loopback, serves WebDAV, and shuts down cleanly on SIGTERM', async () => {
+  /** `timefs serve` on a free port of loopback; resolves once it says where it serves. */
+  const startServe = async (data: string, args: string[]) => {
     const { spawn } = await import('node:child_process');
     const { CLI } = await import('../helpers/cli.js');
-    const data = tempDir('serve-cli');
-    const child = spawn(process.execPath, [CLI, '--data', data, 'serve', '--port', '0', '--no-auth'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, '--data', data, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    let url = '';
+    for (let i = 0; i < 100 && !url; i++) {
+      url = /timefs serving (http:\/\/127\.0\.0\.1:\d+): WebDAV/.exec(log)?.[1] ?? '';
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { child, url, log: () => log };
+  };
+
+  it('listens on loopback, serves WebDAV, and shuts down cleanly on SIGTERM', async () => {
+    const data = tempDir('serve-cli');
+    const { child, url, log: logOf } = await startServe(data, ['--no-auth']);
     try {
-      let url = '';
-      for (let i = 0; i < 100 && !url; i++) {
-        url = /timefs serving (http:\/\/127\.0\.0\.1:\d+): WebDAV/.exec(log)?.[1] ?? '';
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, log).not.toBe('');
-      expect(log).toMatch(/AUTHENTICATION IS OFF/);
+      expect(url, logOf()).not.toBe('');
+      expect(logOf()).toMatch(/AUTHENTICATION IS OFF/);
       expect((await fetch(`${url}/dav/default/hello.txt`, { method: 'PUT', body: 'hi' })).status).toBe(201);
       expect(await (await fetch(`${url}/dav/default/hello.txt`)).text()).toBe('hi');
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(log).toMatch(/shutting down/);
+      expect(logOf()).toMatch(/shutting down/);
       // the data is in the store, readable by the CLI after the server is gone
       expect(timefs(data, ['cat', '/hello.txt']).stdout).toBe('hi');
     } finally {
@@ -177,23 +183,14 @@ describe.runIf(built.run)('timefs serve', () => {
   });
 
   it('the quick start on a brand-new data dir: a token for the agent default first, then serve with authentication on', async () => {
-    const { spawn } = await import('node:child_process');
-    const { CLI } = await import('../helpers/cli.js');
     const data = tempDir('serve-token');
     // the agent 'default' exists from the start, whatever runs first
     const token = timefs(data, ['agents', 'token', 'default']).stdout.trim();
     expect(token).toMatch(/^tfs_/);
     expect(timefs(data, ['agents', 'token', 'nobody']).stderr).toMatch(/unknown agent 'nobody'/);
-    const child = spawn(process.execPath, [CLI, '--data', data, 'serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    child.stderr.on('data', (d: Buffer) => (log += d.toString()));
+    const { child, url, log } = await startServe(data, []);
     try {
-      let url = '';
-      for (let i = 0; i < 100 && !url; i++) {
-        url = /timefs serving (http:\/\/127\.0\.0\.1:\d+): WebDAV/.exec(log)?.[1] ?? '';
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(url, log).not.toBe('');
+      expect(url, log()).not.toBe('');
       const basic = `Basic ${Buffer.from(`default:${token}`).toString('base64')}`;
       expect((await fetch(`${url}/dav/default/readme.md`, { method: 'PUT', body: 'hi', headers: { authorization: basic } })).status).toBe(201);
       expect(await (await fetch(`${url}/dav/default/readme.md`, { headers: { authorization: basic } })).text()).toBe('hi');
