@@ -48,7 +48,7 @@ export class Listings<E> {
     return { listing: listing && listing.nodeId === nodeId ? listing : null, index };
   }
 
-  /** Keeps a new listing of a directory; drops the oldest beyond KEPT. */
+  /** Keeps a new listing of a directory; drops the oldest beyond KEPT listings or KEPT_ENTRIES entries. */
   add(nodeId: number, entries: E[]): Listing<E> {
     this.lastId = (this.lastId % (MAX_ID - 1)) + 1; // 1 … MAX_ID-1: offset 0 always means "from the start"
     const listing = { id: this.lastId, nodeId, entries };
