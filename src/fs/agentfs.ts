@@ -219,15 +219,15 @@ export class AgentFs implements TxHost {
     }, path);
   }
 
-  /** readdir + stat of every entry, at one version. */
-  async readdirPlus(path: string, version?: Version): Promise<{ entries: Array<DirEntry & { stat: Stat }>; version: Version }> {
+  /** readdir + stat of every entry, and of the directory itself (`self`), at one version. */
+  async readdirPlus(path: string, version?: Version): Promise<{ self: Stat; entries: Array<DirEntry & { stat: Stat }>; version: Version }> {
     return guard(async () => {
       const { view, parsed } = await this.viewFor(path, version);
       const r = await view.resolvePath(parsed, true, path);
       const entries = await view.readdir(r.ino, path);
       const inodes = await view.inodesOf(entries.map((e) => e.ino));
       const out = await Promise.all(entries.map(async (e) => ({ ...e, stat: view.statOf(e.ino, inodes.get(e.ino) ?? (await view.mustInode(e.ino))) })));
-      return { entries: out, version: view.version };
+      return { self: view.statOf(r.ino, r.inode), entries: out, version: view.version };
     }, path);
   }
 

@@ -472,7 +472,7 @@ const renamedPath = (path: string, renames: Renames): string => {
  * between the mount's answer and the commit: the name, a dot, "conflict-" and the inode number
  * (unique; the name is cut to fit NAME_MAX).
  */
-export function conflictName(name: string, ino: number): string {
+function conflictName(name: string, ino: number): string {
   const suffix = `.conflict-${ino}`;
   let base = name;
   while (Buffer.byteLength(base + suffix) > MAX_NAME_BYTES) base = base.slice(0, -1);
@@ -486,8 +486,7 @@ export function conflictName(name: string, ino: number): string {
  * the mount's programs wrote is never dropped — and `renames` records the new path.
  */
 async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate, renames: Renames): Promise<void> {
-  const at = renamedPath(path, renames);
-  tx.batch.touch(at); // history(path) finds the commit
+  const at = renamedPath(path, renames); // slot() touches it: history(path) finds the commit
   const { inode } = c;
   const spec = { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino, time: inode.ctime };
   try {
@@ -498,7 +497,6 @@ async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate
   }
   const name = conflictName(c.name, ino);
   const moved = `${at.slice(0, at.length - c.name.length)}${name}`;
-  tx.batch.touch(moved);
   await tx.createIn(await tx.slot(c.parentIno, name, moved), spec);
   renames.set(path, moved);
   tx.batch.meta.summary += `; ${at} was taken meanwhile: kept as ${moved}`; // the log tells where it went

@@ -86,7 +86,7 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     // DT_UNKNOWN and readers stat every name (Node's fs.Dir does, and fails on a name removed
     // since the listing was taken, which POSIX lets readdir return)
     readdir: (path: string, cb: Cb) =>
-      run(cb, async () => ({ self: await fs.lstat(path), ...(await fs.readdirPlus(path)) }), (r) => [
+      run(cb, () => fs.readdirPlus(path), (r) => [
         ['.', '..', ...r.entries.map((e) => e.name)],
         [r.self, r.self, ...r.entries.map((e) => e.stat)].map(statObject),
       ]),
