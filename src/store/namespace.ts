@@ -369,11 +369,12 @@ export class Namespace {
       // The head we last knew, without asking the engine: if another process committed since, the
       // head check in writeGroup() conflicts and the retry reads the real meta; the watermark the
       // new head state keeps is read inside the commit's own transaction.
-      const known = attempt === 0 && !this.committing ? this.headState?.meta : undefined;
-      const current = known ?? (await this.currentMeta());
+      const known = attempt === 0 && !this.committing ? this.headState : null;
+      const current = known?.meta ?? (await this.currentMeta());
       const headVersion = readVersionOf(current.head!);
       let base: BatchBase = new Snapshot(this.kv, this.id, headVersion, this.headCache(headVersion));
       const built: Array<{ item: QueuedCommit; batch: WriteBatch; value: unknown }> = [];
+      let stale = false;
       for (const item of items) {
         if (item.settled) continue;
         const batch = new WriteBatch(base, item.meta);
@@ -382,9 +383,20 @@ export class Namespace {
           built.push({ item, batch, value });
           if (batch.size > 0) base = batch;
         } catch (err) {
+          // On the head we last knew, it may have failed only because that head is old: another
+          // process made what it needs (a file the mount just wrote, for a tool that removes it)
+          // — a failure is no conflict, the head check never runs. Failures on the real head count.
+          if (known && !this.stillCurrent(known)) {
+            stale = true;
+            break;
+          }
           item.settled = true; // its function failed: it commits nothing, the others go on
           item.reject(err);
         }
+      }
+      if (stale) {
+        this.headState = null;
+        continue;
       }
       const writing = built.filter((b) => b.batch.size > 0);
       try {
@@ -407,6 +419,12 @@ export class Namespace {
         }
       }
     }
+  }
+
+  /** Whether `state` is still the namespace's meta: nothing was committed anywhere in the engine since (false when the engine cannot tell). */
+  private stillCurrent(state: HeadState): boolean {
+    const latest = this.kv.latestCommitVersion?.();
+    return latest !== undefined && latest === state.latest;
   }
 
   /** Writes built batches as consecutive commits in one kv transaction; returns their versions. */

@@ -4,6 +4,7 @@ import { SqliteEngine } from '../../src/kv/sqlite.js';
 import { DirBlobStore } from '../../src/store/blobs/dir.js';
 import { StoreError } from '../../src/store/errors.js';
 import { Store } from '../../src/store/store.js';
+import type { WriteBatch } from '../../src/store/batch.js';
 import { readVersionOf, type Version } from '../../src/store/version.js';
 import { TestClock } from '../helpers/store.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -102,6 +103,29 @@ describe('read cache', () => {
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 5; i++) expect(str(await (await ns.snapshot(readVersionOf(versions[i]!))).get(['k']))).toBe(`v${i}`);
     }
+    await a.close();
+    await b.close();
+  });
+
+  it('a commit that fails on the head this process knew is tried again on the real head when another process committed since', async () => {
+    const [a, b] = twoStores();
+    const nsA = await a.createNamespace('n');
+    await nsA.commit({ actor: 't', summary: 'seed' }, async (w) => w.set(['k'], Buffer.from('v1')));
+    await (await nsA.snapshot()).get(['k']); // the head this process knows: no 'made' yet
+    // another process makes what the next commit needs (a file written through the mount)
+    await (await b.namespace('n')).commit({ actor: 't', summary: 'make' }, async (w) => w.set(['made'], Buffer.from('here')));
+    const removeMade = async (w: WriteBatch): Promise<string> => {
+      const value = await w.get(['made']);
+      if (value === undefined) throw new Error('ENOENT: nothing to remove');
+      w.delete(['made']);
+      return str(value)!;
+    };
+    // built first on the head this process knew, it fails there; it must not fail for good
+    const res = await nsA.commit({ actor: 't', summary: 'remove' }, removeMade);
+    expect(res.value).toBe('here');
+    expect(await (await (await b.namespace('n')).snapshot()).get(['made'])).toBeUndefined();
+    // a failure on the real head is final, and is the function's own error
+    await expect(nsA.commit({ actor: 't', summary: 'remove again' }, removeMade)).rejects.toThrow('ENOENT: nothing to remove');
     await a.close();
     await b.close();
   });
