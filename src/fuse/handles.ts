@@ -10,6 +10,12 @@ import { MAX_ENTRY_CHANGES, PendingEntries, type EntryChange } from './entries.j
 const MAX_BUFFERED = 8 * 1024 * 1024;
 /** A loose attribute change (see bufferLoose) is committed at the latest this long after it was made (ms). */
 const LOOSE_MS = 20;
+/**
+ * Most inodes whose loose changes wait for one commit. Below MAX_LOGGED_PATHS (256), so the
+ * commit's log record names every path it changed and other mounts drop just those from their
+ * kernel caches (kernel/invalidate.ts), not everything.
+ */
+const MAX_LOOSE = 128;
 /** Inode numbers reserved at a time for creates not yet committed (see createOpen). */
 const INO_RESERVE = 1024;
 /** A create commit reserves more once fewer than this many are left. */
@@ -64,11 +70,13 @@ export interface Handle {
 export class HandleTable {
   private next = 10;
   private readonly handles = new Map<number, Handle>();
-  /** the internal handle holding the loose attribute changes of one inode (see bufferLoose) */
-  private loose: Handle | null = null;
+  /** internal handles holding loose attribute changes, one per inode, by inode (see bufferLoose) */
+  private readonly loose = new Map<number, Handle>();
   private looseTimer: NodeJS.Timeout | undefined;
-  /** loose changes being committed; settles once all of them are (never rejects) */
+  /** loose changes being committed, one commit after another; settles once all are (never rejects) */
   private looseFlush: Promise<void> | null = null;
+  /** inodes with loose changes buffered or being committed: how many loose handles each has */
+  private readonly looseInos = new Map<number, number>();
   /** handles whose file is not committed yet, by inode (see createOpen) */
   private readonly creating = new Map<number, Handle>();
   /**
@@ -285,30 +293,40 @@ export class HandleTable {
 
   /**
    * Buffers an attribute change of an inode that no handle here is writing: tar sets each
-   * directory's owner, mode and times in three requests after extracting its files, and they
-   * become one commit. Only one inode's changes are loose at a time; a change to another inode
-   * commits them first, and so does a timer LOOSE_MS later. The caller must also commit them
-   * (looseBarrier) before any request that could observe the inode other than through the
-   * overlay — the kernel driver does so for every request but getattr, lookup and setattr.
+   * directory's owner, mode and times in three requests after extracting all files, directory
+   * after directory, and `chmod -R`/`chown -R`/`touch` change one inode after another. The
+   * changes of up to MAX_LOOSE inodes become one commit, made LOOSE_MS after the first of them
+   * (tar sets a directory's attributes once it has left it: 4,168 commits of four rows for an
+   * untar of 5,000 files before, a few hundred now). The caller must commit them (looseBarrier)
+   * before any request that could observe one of those inodes other than through the overlay —
+   * the kernel driver's FuseSession.looseBarrier says which; what it lets through (a create,
+   * write or close elsewhere) touches other inodes, so the order of commits cannot matter.
    */
   async bufferLoose(ino: number, path: string, attr: SetAttr): Promise<void> {
-    while (this.loose && this.loose.ino !== ino) await this.flushLoose();
-    if (!this.loose) {
-      this.loose = this.open(ino, path, { writable: true });
-      this.looseTimer = setTimeout(() => void this.flushLoose(), LOOSE_MS);
+    // full: those are committed (in order, after any loose commit still running) and these start anew
+    if (!this.loose.has(ino) && this.loose.size >= MAX_LOOSE) void this.flushLoose();
+    let h = this.loose.get(ino);
+    if (!h) {
+      if (this.loose.size === 0) this.looseTimer = setTimeout(() => void this.flushLoose(), LOOSE_MS);
+      h = this.open(ino, path, { writable: true });
+      this.loose.set(ino, h);
+      this.looseInos.set(ino, (this.looseInos.get(ino) ?? 0) + 1);
     }
-    this.loose.pending.push({ kind: 'attr', attr, time: this.clock() });
+    h.pending.push({ kind: 'attr', attr, time: this.clock() });
   }
 
   /** Commits the loose changes; resolves when every loose change so far is committed. */
   flushLoose(): Promise<void> {
-    const h = this.loose;
-    if (h) {
-      this.loose = null;
+    if (this.loose.size > 0) {
+      const taken = [...this.loose.values()];
+      this.loose.clear();
       clearTimeout(this.looseTimer);
-      // the requests that made these changes were answered already: a failure can only be logged
-      const done = this.release(h).catch((err: unknown) => console.error(`timefs fuse: committing attribute changes of ${h.path} failed`, err));
-      const all: Promise<void> = Promise.all([this.looseFlush, done]).then(() => {
+      // after the loose commit before it, so an inode's changes are committed in the order made
+      const previous = this.looseFlush;
+      const all: Promise<void> = (async () => {
+        await previous;
+        await this.commitLoose(taken);
+      })().then(() => {
         if (this.looseFlush === all) this.looseFlush = null;
       });
       this.looseFlush = all;
@@ -318,7 +336,52 @@ export class HandleTable {
 
   /** null when no loose change is buffered or being committed (no need to wait); else flushLoose(). */
   looseBarrier(): Promise<void> | null {
-    return this.loose || this.looseFlush ? this.flushLoose() : null;
+    return this.loose.size > 0 || this.looseFlush ? this.flushLoose() : null;
+  }
+
+  /** Whether inode `ino` has loose changes buffered or being committed. */
+  isLoose(ino: number): boolean {
+    return this.looseInos.has(ino);
+  }
+
+  /**
+   * One commit of the loose changes of `taken`; never rejects. The requests that made them were
+   * answered already, so a failure can only be logged. An inode removed meanwhile (by another
+   * surface: this mount commits them before its own removals) is skipped — its changes went with
+   * it — and does not take the others' changes down with it.
+   */
+  private async commitLoose(taken: Handle[]): Promise<void> {
+    for (const h of taken) {
+      h.inflight = h.pending;
+      h.pending = [];
+    }
+    const names = taken.map((h) => h.path);
+    const summary = `setattr ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
+    try {
+      await this.transaction(this.fs, summary, async (tx) => {
+        for (const h of taken) {
+          if (h.inflight.length === 0) continue; // committed already (flushIno, before reading it)
+          try {
+            for (const op of h.inflight) if (op.kind === 'attr') await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
+          } catch (err) {
+            if (err instanceof FsError && err.code === 'ENOENT') continue; // nothing written for it: setattr checks first
+            throw err;
+          }
+          tx.batch.touch(h.path); // history(path) finds the commit
+        }
+      });
+    } catch (err) {
+      console.error(`timefs fuse: committing attribute changes (${summary}) failed`, err);
+    } finally {
+      for (const h of taken) {
+        h.inflight = [];
+        const n = this.looseInos.get(h.ino) ?? 1;
+        if (n > 1) this.looseInos.set(h.ino, n - 1);
+        else this.looseInos.delete(h.ino);
+        this.handles.delete(h.fd);
+        await this.fs.release(h.ino);
+      }
+    }
   }
 
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */

@@ -51,6 +51,14 @@ type Payload = Buffer[];
 /** Requests that need no barrier for loose attribute changes (see handle()). */
 const SEES_LOOSE = new Set<number>([Op.GETATTR, Op.LOOKUP, Op.SETATTR, Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
 /**
+ * Requests that can touch or see no inode but their own node (nodeid): they wait for loose
+ * changes only when that node has some (see looseBarrier()). What tar sends between restoring one
+ * directory's attributes and the next — lookups, mkdirs, creates, writes, closes — is all here.
+ * Not here: whatever names other inodes or reports their attributes (readdir, rename, link,
+ * unlink, rmdir), and fsync (it promises every change before it durable).
+ */
+const OWN_NODE_ONLY = new Set<number>([Op.CREATE, Op.MKDIR, Op.MKNOD, Op.SYMLINK, Op.OPEN, Op.READ, Op.WRITE, Op.FLUSH, Op.RELEASE, Op.GETXATTR, Op.LISTXATTR, Op.SETXATTR, Op.REMOVEXATTR, Op.READLINK, Op.STATFS, Op.ACCESS, Op.LSEEK]);
+/**
  * Requests that need no barrier for creates not committed yet (see createBarrier()): they cannot
  * see one, or see it through the overlay (getattr of the file or of its directory).
  */
@@ -108,12 +116,29 @@ export class FuseSession {
   handle(req: Buffer): void {
     const opcode = req.readUInt32LE(4);
     this.stats?.count(opcode);
-    const loose = SEES_LOOSE.has(opcode) ? null : this.handles.looseBarrier();
+    const loose = this.looseBarrier(opcode, req);
     const creates = this.createBarrier(opcode, req);
     const barrier = loose && creates ? Promise.all([loose, creates]) : (loose ?? creates);
     if (!barrier) return this.dispatch(req);
     const copy = Buffer.from(req.subarray(0, req.readUInt32LE(0)));
     void barrier.then(() => this.dispatch(copy));
+  }
+
+  /**
+   * While loose attribute changes are buffered or being committed (HandleTable.bufferLoose), a
+   * request that could see one of those inodes other than through the overlay commits them first.
+   * getattr, lookup and setattr see them anyway; a create, write or close (OWN_NODE_ONLY) waits
+   * only when its own node has loose changes: a create in a directory whose times are buffered
+   * must be committed after them, or the older utimes would win over the create's newer times.
+   * Everything else waits.
+   */
+  private looseBarrier(opcode: number, req: Buffer): Promise<void> | null {
+    if (SEES_LOOSE.has(opcode)) return null;
+    if (OWN_NODE_ONLY.has(opcode)) {
+      const node = this.nodes.get(readInHeader(req).nodeid);
+      if (node && !node.version && !this.handles.isLoose(node.ino)) return null;
+    }
+    return this.handles.looseBarrier();
   }
 
   /**
