@@ -51,6 +51,8 @@ export interface Handle {
   /** changes taken from `pending` by a commit still running (the overlay applies them too) */
   inflight: PendingOp[];
   pendingBytes: number;
+  /** set once anything was written through this handle */
+  written?: boolean;
   /** the handle's commits, in order; awaiting it waits for changes already taken from `pending` */
   chain: Promise<void>;
   /** set while the file this handle created is not committed (see HandleTable.createOpen) */
@@ -272,6 +274,7 @@ export class HandleTable {
   async write(h: Handle, offset: number, data: Buffer): Promise<void> {
     h.pending.push({ kind: 'write', offset, data, time: this.clock() });
     h.pendingBytes += data.length;
+    h.written = true;
     if (h.pendingBytes >= MAX_BUFFERED) await this.flush(h);
   }
 

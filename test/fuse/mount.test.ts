@@ -835,6 +835,65 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     }
   });
 
+  it.runIf(root.run)('a file written in pieces reads back without a READ: its pages are put into the kernel cache once it is closed', async () => {
+    const m = await startMount('fuse-store', ['--stats']);
+    const file = path.join(m.dir, 'pieces.bin');
+    const big = path.join(m.dir, 'big.bin');
+    try {
+      // 5,000 + 5,000 + 3 bytes: the kernel keeps the pages a write covered whole and no other
+      const want = Buffer.concat([Buffer.alloc(5000, 'a'), Buffer.alloc(5000, 'b'), Buffer.from('end')]);
+      const fd = fs.openSync(file, 'w');
+      fs.writeSync(fd, want.subarray(0, 5000));
+      fs.writeSync(fd, want.subarray(5000, 10000));
+      fs.writeSync(fd, want.subarray(10000));
+      fs.closeSync(fd);
+      // the same over the size put into the cache (256 KiB): the pages two writes shared are READ
+      const bigWant = Buffer.alloc(300 * 1024 + 3, 'z');
+      const bfd = fs.openSync(big, 'w');
+      fs.writeSync(bfd, bigWant.subarray(0, 5000));
+      fs.writeSync(bfd, bigWant.subarray(5000));
+      fs.closeSync(bfd);
+      await new Promise((r) => setTimeout(r, 100)); // the release (sent after close returns) and the store
+      m.proc.kill('SIGUSR2');
+      await statsReports(m, 1);
+      expect(fs.readFileSync(file).equals(want)).toBe(true);
+      m.proc.kill('SIGUSR2');
+      const [, first] = await statsReports(m, 2);
+      expect(first?.OPEN?.count).toBe(1);
+      expect(first?.READ).toBeUndefined();
+      expect(fs.readFileSync(big).equals(bigWant)).toBe(true);
+      m.proc.kill('SIGUSR2');
+      const [, , second] = await statsReports(m, 3);
+      expect(second?.READ?.count).toBeGreaterThan(0);
+      // not while another handle is open on the file (it could be writing, or be mapped): its
+      // pages are the truth then, and the pages two writes shared are READ
+      const held = path.join(m.dir, 'held.bin');
+      const wfd = fs.openSync(held, 'w');
+      fs.writeSync(wfd, want.subarray(0, 5000));
+      fs.writeSync(wfd, want.subarray(5000));
+      const rfd = fs.openSync(held, 'r');
+      fs.closeSync(wfd);
+      await new Promise((r) => setTimeout(r, 100));
+      fs.closeSync(rfd);
+      await new Promise((r) => setTimeout(r, 100));
+      m.proc.kill('SIGUSR2');
+      await statsReports(m, 4);
+      expect(fs.readFileSync(held).equals(want)).toBe(true);
+      m.proc.kill('SIGUSR2');
+      const [, , , , third] = await statsReports(m, 5);
+      expect(third?.READ?.count).toBeGreaterThan(0);
+      // rewritten shorter through the mount, then changed by another surface: each read sees the
+      // latest bytes (the kernel's pages are what was written, then dropped by the invalidator)
+      fs.writeFileSync(file, 'short\n');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(fs.readFileSync(file, 'utf8')).toBe('short\n');
+      timefs(m.data, ['put', '-', '/pieces.bin'], 'from the CLI, longer\n');
+      expect(await eventually(async () => fs.readFileSync(file, 'utf8'), 'from the CLI, longer\n')).toBe('from the CLI, longer\n');
+    } finally {
+      await m.stop();
+    }
+  });
+
   it.runIf(root.run)('keeps pages and listings cached across opens (no FLUSH for read-only closes), and drops them within moments when another surface changes them', async () => {
     const m = await startMount('fuse-pages', ['--stats']);
     const dir = path.join(m.dir, 'pages');

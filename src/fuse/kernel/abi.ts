@@ -277,7 +277,22 @@ export function cstring(b: Buffer, off: number): [string, number] {
 export const Notify = {
   INVAL_INODE: 2,
   INVAL_ENTRY: 3,
+  STORE: 4,
 } as const;
+
+/**
+ * fuse_notify_store_out + data: put `data` into the page cache of node `nodeid` at `offset`. The
+ * kernel marks a page up to date when the data covers it whole, or up to the end of the file; it
+ * grows its idea of the file's size when the data ends past it (so store only what is there).
+ */
+export function storeOut(nodeid: number, offset: number, data: Buffer): Buffer[] {
+  const b = Buffer.alloc(24);
+  b.writeBigUInt64LE(BigInt(nodeid), 0);
+  b.writeBigUInt64LE(BigInt(offset), 8);
+  b.writeUInt32LE(data.length, 16);
+  b.writeUInt32LE(0, 20); // padding
+  return [b, data];
+}
 
 /**
  * fuse_notify_inval_inode_out: drop an inode's cached attributes and, with `offset` >= 0, its

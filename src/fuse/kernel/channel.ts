@@ -225,11 +225,12 @@ export class FuseChannel {
    * request is waiting for us (libfuse's docs warn of that deadlock), so this thread must go on
    * serving meanwhile. Resolves once written; "not cached" answers (ENOENT) are not errors.
    */
-  notify(code: number, payload: Buffer): Promise<void> {
+  notify(code: number, payload: Buffer | readonly Buffer[]): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    const header = outHeader(payload.length, code, 0n);
+    const parts = Buffer.isBuffer(payload) ? [payload] : payload;
+    const header = outHeader(parts.reduce((n, p) => n + p.length, 0), code, 0n);
     return new Promise((resolve) => {
-      fsSync.writev(this.fd, [header, payload], (err) => {
+      fsSync.writev(this.fd, [header, ...parts], (err) => {
         // ENOENT: the kernel has nothing cached by that id or name; ENOTDIR/EBUSY: not ours to drop
         if (err && !this.stopped && !['ENOENT', 'ENOTDIR', 'EBUSY', 'EBADF'].includes(err.code ?? '')) console.error('timefs fuse: notifying the kernel failed', err);
         resolve();

@@ -30,6 +30,8 @@ import {
   u32Out,
   writeDirent,
   type InHeader,
+  Notify,
+  storeOut,
 } from './abi.js';
 import { MAX_WRITE, type FuseChannel } from './channel.js';
 import { Listings } from './listings.js';
@@ -49,6 +51,10 @@ const SEEK_HOLE = 4;
 type Payload = Buffer[];
 
 /** Requests that need no barrier for loose attribute changes (see handle()). */
+/** Requests the kernel expects no answer to: they never wait (see handle()). */
+const NO_REPLY_OPS = new Set<number>([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
+/** Largest file whose pages are put into the kernel's page cache after it was written (see storePages). */
+const STORE_MAX = 256 * 1024;
 const SEES_LOOSE = new Set<number>([Op.GETATTR, Op.LOOKUP, Op.SETATTR, Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
 /**
  * Requests that can touch or see no inode but their own node (nodeid): they wait for loose
@@ -96,6 +102,10 @@ export class FuseSession {
   readonly nodes = new NodeTable();
   /** the listings being read (there are no directory handles: see listings.ts) */
   private readonly listings = new Listings<Listed>();
+  /** page stores in flight (see storePages), by node id: every request on that node waits for them */
+  private readonly storing = new Map<number, Promise<void>>();
+  /** OPENs dispatched and not answered yet, by node id: storePages must not race one */
+  private readonly opening = new Map<number, number>();
   /** set at INIT when the kernel opens directories without asking (FUSE_NO_OPENDIR_SUPPORT) */
   private noOpendir = false;
 
@@ -118,7 +128,13 @@ export class FuseSession {
     this.stats?.count(opcode);
     const loose = this.looseBarrier(opcode, req);
     const creates = this.createBarrier(opcode, req);
-    const barrier = loose && creates ? Promise.all([loose, creates]) : (loose ?? creates);
+    let barrier: Promise<unknown> | null = loose && creates ? Promise.all([loose, creates]) : (loose ?? creates);
+    if (this.storing.size > 0 || opcode === Op.OPEN) {
+      const nodeid = Number(req.readBigUInt64LE(16)); // fuse_in_header.nodeid
+      const stored = this.storing.get(nodeid);
+      if (stored && !NO_REPLY_OPS.has(opcode)) barrier = barrier ? Promise.all([barrier, stored]) : stored;
+      if (opcode === Op.OPEN) this.opening.set(nodeid, (this.opening.get(nodeid) ?? 0) + 1);
+    }
     if (!barrier) return this.dispatch(req);
     const copy = Buffer.from(req.subarray(0, req.readUInt32LE(0)));
     void barrier.then(() => this.dispatch(copy));
@@ -250,7 +266,13 @@ export class FuseSession {
         return this.run(h, () => this.rename(h.nodeid, from, newDir, to, flags));
       }
       case Op.OPEN:
-        return this.run(h, () => this.open(h.nodeid, body.readUInt32LE(0)));
+        return this.run(h, () =>
+          this.open(h.nodeid, body.readUInt32LE(0)).finally(() => {
+            const n = (this.opening.get(h.nodeid) ?? 1) - 1;
+            if (n > 0) this.opening.set(h.nodeid, n);
+            else this.opening.delete(h.nodeid);
+          }),
+        );
       case Op.CREATE: {
         const flags = body.readUInt32LE(0);
         const mode = body.readUInt32LE(4);
@@ -300,6 +322,7 @@ export class FuseSession {
         return this.run(h, async () => {
           if (handle) await (release ? this.handles.release(handle) : this.handles.flush(handle));
           if (h.opcode === Op.FSYNC) await this.sync();
+          if (release && handle?.written && !handle.version) this.storePages(h.nodeid, handle.ino);
           return [];
         });
       }
@@ -445,8 +468,15 @@ export class FuseSession {
     // HANDLE_KILLPRIV_V2: we clear set-user/group-ID bits when the kernel says so (WRITE, SETATTR).
     // Without it the kernel asks for security.capability (GETXATTR) before every write to a file;
     // with it, it marks an inode it has checked S_NOSEC and stops asking (untar: 14,800 → 10,000).
+    // No AUTO_INVAL_DATA: with it the kernel dropped a file's pages whenever fresh attributes
+    // showed another mtime than it had — which every file written through the mount shows at the
+    // first stat after the write (the kernel does not keep the mtime itself) — so nothing written
+    // here was ever read back from memory. Pages change through this mount (the kernel updates
+    // them, or storePages fills them) or elsewhere, and then the invalidator drops them; it reads
+    // the commit log, so after an outage it catches up on every change it missed. A size that
+    // changed still drops the pages (the kernel always checks that).
     this.noOpendir = (kernelFlags & Init.NO_OPENDIR_SUPPORT) !== 0;
-    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.AUTO_INVAL_DATA | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2;
+    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2;
     const out = Buffer.alloc(64);
     out.writeUInt32LE(FUSE_KERNEL_VERSION, 0);
     out.writeUInt32LE(FUSE_KERNEL_MINOR, 4);
@@ -719,6 +749,37 @@ export class FuseSession {
     return [attrOut(stat, this.ttl(node.version))];
   }
 
+  /**
+   * After the last handle on a file written through the mount is released, puts the file's
+   * content into the kernel's page cache (NOTIFY_STORE), so reading it back sends no READ — as
+   * on a local filesystem, where what was just written is read from memory. Why: without
+   * writeback caching the kernel keeps the pages a write covered whole, but marks none up to
+   * date that two writes shared — tar writes 10 KiB records, so most files kept a page or two it
+   * had to READ back (8,449 READs reading back 5,000 untarred files). Files up to STORE_MAX.
+   *
+   * Invariant: the kernel's pages of a file are what a write through the mount left there or what
+   * we read from the store, never older. So nothing else may write to these pages meanwhile:
+   * no handle is open on the inode (every writer, and every mapping, holds one) and no OPEN is in
+   * flight, checked as the store starts; from then until it is written every request on the node
+   * waits for it (handle()). Another surface's change in between is dropped by the invalidator
+   * like any other.
+   */
+  private storePages(nodeid: number, ino: number): void {
+    if (this.storing.has(nodeid) || this.opening.has(nodeid) || this.handles.isOpen(ino)) return;
+    const done: Promise<void> = (async () => {
+      const view = await this.fs.view();
+      const inode = await view.inode(ino);
+      if (!inode || inode.type !== 'file' || inode.size === 0 || inode.size > STORE_MAX) return;
+      const data = await view.readContent(ino, inode, 0, inode.size);
+      await this.channel.notify(Notify.STORE, storeOut(nodeid, 0, data));
+    })()
+      .catch((err: unknown) => console.error(`timefs fuse: putting ${this.nodes.pathOf(nodeid)} into the page cache failed`, err))
+      .finally(() => {
+        if (this.storing.get(nodeid) === done) this.storing.delete(nodeid);
+      });
+    this.storing.set(nodeid, done);
+  }
+
   private async open(id: number, flags: number): Promise<Payload> {
     const { node, stat } = await this.statNode(id);
     const writing = (flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0;
@@ -726,9 +787,9 @@ export class FuseSession {
     if (stat.type === 'dir') throw fsError('EISDIR', 'is a directory');
     const handle = this.handles.open(node.ino, this.nodes.pathOf(id), { writable: writing, ...(node.version ? { version: node.version } : {}) });
     // Pages stay cached across opens, at head too, as on a local filesystem. A past file never
-    // changes; a head file changes through this mount (the kernel updates its own pages) or
-    // elsewhere, and then the invalidator drops its pages within WATCH_MS. AUTO_INVAL_DATA drops
-    // them too once the attributes, cached for cacheSeconds.entries, show another mtime or size.
+    // changes; a head file changes through this mount (the kernel updates its own pages, and
+    // storePages fills the ones it could not) or elsewhere, and then the invalidator drops its
+    // pages within WATCH_MS (see init() for why the kernel does not drop them on a new mtime).
     // A handle that cannot write never buffers anything (HandleTable.bufferAttr picks writable
     // ones), so its FLUSH would do nothing: the kernel is told not to send it at close.
     return [openOut(handle.fd, FOPEN_KEEP_CACHE | (handle.writable ? 0 : FOPEN_NOFLUSH))];
