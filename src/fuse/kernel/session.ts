@@ -50,18 +50,20 @@ const SEEK_HOLE = 4;
 
 type Payload = Buffer[];
 
-/** Requests that need no barrier for loose attribute changes (see handle()). */
 /** Requests the kernel expects no answer to: they never wait (see handle()). */
 const NO_REPLY_OPS = new Set<number>([Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
 /** Largest file whose pages are put into the kernel's page cache after it was written (see storePages). */
 const STORE_MAX = 256 * 1024;
+/** Requests on a file with no handle that can change its pages or size, or give it a handle (see storePages). */
+const REACHES_PAGES = new Set<number>([Op.OPEN, Op.SETATTR]);
+/** Requests that need no barrier for loose attribute changes (see handle()). */
 const SEES_LOOSE = new Set<number>([Op.GETATTR, Op.LOOKUP, Op.SETATTR, Op.FORGET, Op.BATCH_FORGET, Op.INTERRUPT]);
 /**
  * Requests that can touch or see no inode but their own node (nodeid): they wait for loose
  * changes only when that node has some (see looseBarrier()). What tar sends between restoring one
  * directory's attributes and the next — lookups, mkdirs, creates, writes, closes — is all here.
  * Not here: whatever names other inodes or reports their attributes (readdir, rename, link,
- * unlink, rmdir), and fsync (it promises every change before it durable).
+ * unlink, rmdir), and fsync (it makes every change before it durable).
  */
 const OWN_NODE_ONLY = new Set<number>([Op.CREATE, Op.MKDIR, Op.MKNOD, Op.SYMLINK, Op.OPEN, Op.READ, Op.WRITE, Op.FLUSH, Op.RELEASE, Op.GETXATTR, Op.LISTXATTR, Op.SETXATTR, Op.REMOVEXATTR, Op.READLINK, Op.STATFS, Op.ACCESS, Op.LSEEK]);
 /**
@@ -104,8 +106,8 @@ export class FuseSession {
   private readonly listings = new Listings<Listed>();
   /** page stores in flight (see storePages), by node id: every request on that node waits for them */
   private readonly storing = new Map<number, Promise<void>>();
-  /** OPENs dispatched and not answered yet, by node id: storePages must not race one */
-  private readonly opening = new Map<number, number>();
+  /** OPENs and SETATTRs (REACHES_PAGES) dispatched and not answered yet, by node id: storePages must not race one */
+  private readonly reaching = new Map<number, number>();
   /** set at INIT when the kernel opens directories without asking (FUSE_NO_OPENDIR_SUPPORT) */
   private noOpendir = false;
 
@@ -129,11 +131,11 @@ export class FuseSession {
     const loose = this.looseBarrier(opcode, req);
     const creates = this.createBarrier(opcode, req);
     let barrier: Promise<unknown> | null = loose && creates ? Promise.all([loose, creates]) : (loose ?? creates);
-    if (this.storing.size > 0 || opcode === Op.OPEN) {
+    if (this.storing.size > 0 || REACHES_PAGES.has(opcode)) {
       const nodeid = Number(req.readBigUInt64LE(16)); // fuse_in_header.nodeid
       const stored = this.storing.get(nodeid);
       if (stored && !NO_REPLY_OPS.has(opcode)) barrier = barrier ? Promise.all([barrier, stored]) : stored;
-      if (opcode === Op.OPEN) this.opening.set(nodeid, (this.opening.get(nodeid) ?? 0) + 1);
+      if (REACHES_PAGES.has(opcode)) this.reaching.set(nodeid, (this.reaching.get(nodeid) ?? 0) + 1);
     }
     if (!barrier) return this.dispatch(req);
     const copy = Buffer.from(req.subarray(0, req.readUInt32LE(0)));
@@ -208,7 +210,7 @@ export class FuseSession {
           return [attrOut(stat, this.ttl(node.version))];
         });
       case Op.SETATTR:
-        return this.run(h, () => this.setattr(h.nodeid, body));
+        return this.run(h, () => this.setattr(h.nodeid, body).finally(() => this.reached(h.nodeid)));
       case Op.READLINK:
         return this.run(h, async () => {
           const { node, view } = await this.nodeView(h.nodeid);
@@ -266,13 +268,7 @@ export class FuseSession {
         return this.run(h, () => this.rename(h.nodeid, from, newDir, to, flags));
       }
       case Op.OPEN:
-        return this.run(h, () =>
-          this.open(h.nodeid, body.readUInt32LE(0)).finally(() => {
-            const n = (this.opening.get(h.nodeid) ?? 1) - 1;
-            if (n > 0) this.opening.set(h.nodeid, n);
-            else this.opening.delete(h.nodeid);
-          }),
-        );
+        return this.run(h, () => this.open(h.nodeid, body.readUInt32LE(0)).finally(() => this.reached(h.nodeid)));
       case Op.CREATE: {
         const flags = body.readUInt32LE(0);
         const mode = body.readUInt32LE(4);
@@ -759,13 +755,13 @@ export class FuseSession {
    *
    * Invariant: the kernel's pages of a file are what a write through the mount left there or what
    * we read from the store, never older. So nothing else may write to these pages meanwhile:
-   * no handle is open on the inode (every writer, and every mapping, holds one) and no OPEN is in
-   * flight, checked as the store starts; from then until it is written every request on the node
+   * no handle is open on the inode (every writer, and every mapping, holds one) and no OPEN or
+   * SETATTR (a truncate by path: its answer resizes the pages) is in flight, checked as the store starts; from then until it is written every request on the node
    * waits for it (handle()). Another surface's change in between is dropped by the invalidator
    * like any other.
    */
   private storePages(nodeid: number, ino: number): void {
-    if (this.storing.has(nodeid) || this.opening.has(nodeid) || this.handles.isOpen(ino)) return;
+    if (this.storing.has(nodeid) || this.reaching.has(nodeid) || this.handles.isOpen(ino)) return;
     const done: Promise<void> = (async () => {
       const view = await this.fs.view();
       const inode = await view.inode(ino);
@@ -778,6 +774,13 @@ export class FuseSession {
         if (this.storing.get(nodeid) === done) this.storing.delete(nodeid);
       });
     this.storing.set(nodeid, done);
+  }
+
+  /** An OPEN or SETATTR on `nodeid` was answered (see `reaching`). */
+  private reached(nodeid: number): void {
+    const n = (this.reaching.get(nodeid) ?? 1) - 1;
+    if (n > 0) this.reaching.set(nodeid, n);
+    else this.reaching.delete(nodeid);
   }
 
   private async open(id: number, flags: number): Promise<Payload> {
