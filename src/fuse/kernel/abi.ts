@@ -124,12 +124,15 @@ export interface InHeader {
   pid: number;
 }
 
+/** fuse_in_header.nodeid alone: what the barriers look at for every request, without the rest. */
+export const nodeidOf = (b: Buffer): number => Number(b.readBigUInt64LE(16));
+
 export function readInHeader(b: Buffer): InHeader {
   return {
     len: b.readUInt32LE(0),
     opcode: b.readUInt32LE(4),
     unique: b.readBigUInt64LE(8),
-    nodeid: Number(b.readBigUInt64LE(16)),
+    nodeid: nodeidOf(b),
     uid: b.readUInt32LE(24),
     gid: b.readUInt32LE(28),
     pid: b.readUInt32LE(32),

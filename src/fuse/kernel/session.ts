@@ -31,6 +31,7 @@ import {
   writeDirent,
   type InHeader,
   Notify,
+  nodeidOf,
   storeOut,
 } from './abi.js';
 import { MAX_WRITE, type FuseChannel } from './channel.js';
@@ -132,7 +133,7 @@ export class FuseSession {
     const creates = this.createBarrier(opcode, req);
     let barrier: Promise<unknown> | null = loose && creates ? Promise.all([loose, creates]) : (loose ?? creates);
     if (this.storing.size > 0 || REACHES_PAGES.has(opcode)) {
-      const nodeid = Number(req.readBigUInt64LE(16)); // fuse_in_header.nodeid
+      const nodeid = nodeidOf(req);
       const stored = this.storing.get(nodeid);
       if (stored && !NO_REPLY_OPS.has(opcode)) barrier = barrier ? Promise.all([barrier, stored]) : stored;
       if (REACHES_PAGES.has(opcode)) this.reaching.set(nodeid, (this.reaching.get(nodeid) ?? 0) + 1);
@@ -153,7 +154,7 @@ export class FuseSession {
   private looseBarrier(opcode: number, req: Buffer): Promise<void> | null {
     if (SEES_LOOSE.has(opcode)) return null;
     if (OWN_NODE_ONLY.has(opcode)) {
-      const node = this.nodes.get(readInHeader(req).nodeid);
+      const node = this.nodes.get(nodeidOf(req));
       if (node && !node.version && !this.handles.isLoose(node.ino)) return null;
     }
     return this.handles.looseBarrier();
@@ -170,7 +171,7 @@ export class FuseSession {
    */
   private createBarrier(opcode: number, req: Buffer): Promise<void> | null {
     if (!this.handles.createsPending || SEES_CREATES.has(opcode) || !SERVED.has(opcode)) return null;
-    const node = this.nodes.get(readInHeader(req).nodeid);
+    const node = this.nodes.get(nodeidOf(req));
     if (opcode === Op.SETATTR || opcode === Op.LOOKUP) {
       if (!node || node.version) return null;
       // a setattr of a pending file is buffered with its writes (HandleTable.bufferAttr); a
@@ -756,9 +757,9 @@ export class FuseSession {
    * Invariant: the kernel's pages of a file are what a write through the mount left there or what
    * we read from the store, never older. So nothing else may write to these pages meanwhile:
    * no handle is open on the inode (every writer, and every mapping, holds one) and no OPEN or
-   * SETATTR (a truncate by path: its answer resizes the pages) is in flight, checked as the store starts; from then until it is written every request on the node
-   * waits for it (handle()). Another surface's change in between is dropped by the invalidator
-   * like any other.
+   * SETATTR (a truncate by path: its answer resizes the pages) is in flight, checked as the store
+   * starts; from then until it is written every request on the node waits for it (handle()).
+   * Another surface's change in between is dropped by the invalidator like any other.
    */
   private storePages(nodeid: number, ino: number): void {
     if (this.storing.has(nodeid) || this.reaching.has(nodeid) || this.handles.isOpen(ino)) return;
