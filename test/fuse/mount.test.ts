@@ -26,6 +26,19 @@ async function eventually(read: () => Promise<string>, want: string, ms = 3000):
   return got;
 }
 
+/**
+ * Another surface on the mount's data directory: an AgentFs on a store of its own, in this
+ * process (starting a program would close, and so flush, the descriptors it inherits for a moment).
+ */
+async function withOtherSurface<T>(data: string, fn: (other: AgentFs) => Promise<T>): Promise<T> {
+  const store = await openStore({ dataDir: data });
+  try {
+    return await fn(await AgentFs.open(store, 'default'));
+  } finally {
+    await store.close();
+  }
+}
+
 /** The reports a `--stats` mount has logged (per opcode), once there are `n` of them (or after 5 s). */
 async function statsReports(m: MountProcess, n: number): Promise<Array<Record<string, OpReport>>> {
   const lines = (): string[] => m.log().split('\n').filter((l) => l.includes('FUSE requests since the last report'));
@@ -108,9 +121,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect((await sh('mkdir zz && echo old > zz/file && cat zz/file && stat -c %s zz/file')).out).toBe('old\n4\n');
     // one commit (another process's) writing 300 files beside zz, then zz/file: its log record
     // lists the first 256 paths, and neither zz/file nor a directory above it is among them
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       // the mount defers its SQLite COMMIT by COMMIT_DELAY_MS: another process sees zz a moment later
       expect(await eventually(async () => String(await other.exists('/zz/file')), 'true')).toBe('true');
       await other.transaction('many files', async (tx) => {
@@ -120,9 +131,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       const [record] = await other.log({ limit: 1 });
       expect(record!.paths).toHaveLength(256);
       expect(record!.paths.some((p) => p === '/zz' || p.startsWith('/zz/'))).toBe(false);
-    } finally {
-      await store.close();
-    }
+    });
     // (stat only while waiting: opening the file would refresh its attributes by itself)
     expect(await eventually(async () => (await sh('stat -c %s zz/file')).out, '18\n', 3000)).toBe('18\n');
     expect((await sh('cat zz/file')).out).toBe('rewritten, longer\n');
@@ -334,9 +343,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
 
   if (driver === 'kernel') it('attribute changes of several inodes back to back (tar restoring its directories, chmod -R) are one commit; one removed meanwhile by another surface takes nothing else with it', async () => {
     const then = new Date('2002-03-04T05:06:07Z');
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       // As in the test above: the scenario needs the changes (and the removal) within the mount's
       // 20 ms (LOOSE_MS); when a loaded machine stalls the calls, it is made again elsewhere.
       let name = '';
@@ -372,9 +379,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       // history finds the commit under each path it changed
       const history = JSON.parse(timefs(data, ['--json', 'history', `${name}/b`]).stdout) as { entries: Array<{ summary: string }> };
       expect(history.entries.map((e) => e.summary)).toContain(mine[0]!.summary);
-    } finally {
-      await store.close();
-    }
+    });
   });
 
   if (driver === 'kernel') it("tar's restored directory modes and times: what the archive says, seen from other surfaces too, in fewer commits than directories", async () => {
@@ -402,14 +407,10 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     const want = expected(src, (p) => fs.statSync(p));
     // through the mount, and from another surface (reading what was committed)
     expect(expected(path.join(mnt, 'tdirs'), (p) => fs.statSync(p))).toEqual(want);
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       const seen = await Promise.all(want.map((w) => other.stat(`/tdirs/${w.split(' ')[0]}`)));
       expect(want.map((w, k) => `${w.split(' ')[0]} ${(seen[k]!.mode & 0o7777).toString(8)} ${Math.round(seen[k]!.mtimeMs / 1000)}`)).toEqual(want);
-    } finally {
-      await store.close();
-    }
+    });
     const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '1000']).stdout) as Array<{ summary: string }>;
     const setattrs = log.filter((l) => l.summary.startsWith('setattr /tdirs'));
     // 45 before (44 directories and tdirs itself, one commit each); 4-5 here, more on a slow machine
@@ -436,9 +437,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     fs.mkdirSync(elsewhere, 0o755);
     // the other surface is in this process: starting a program would close (and so flush) the
     // descriptors it inherits for a moment, as every fork + exec does
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       const a = path.join(dir, 'a.txt');
       const fd = fs.openSync(a, 'wx', 0o640);
       fs.writeSync(fd, 'hello');
@@ -493,9 +492,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       await new Promise((r) => setTimeout(r, 100));
       expect(fs.statSync(elsewhere).mtimeMs).toBe(then.getTime());
       expect((await other.stat('/fold-other')).mtimeMs).toBe(then.getTime());
-    } finally {
-      await store.close();
-    }
+    });
     // the mount drops its cached entry when it sees the other surface's commit (invalidator)
     const readC = async (): Promise<string> => {
       try {
@@ -531,9 +528,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     // a fresh mount's first mkdir commits at once: it reserves the inode numbers the next use
     fs.mkdirSync(path.join(mnt, 'first'));
     const links = fs.statSync(mnt).nlink;
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       fs.mkdirSync(nest);
       fs.mkdirSync(path.join(nest, 'b'));
       fs.mkdirSync(deep, 0o750);
@@ -556,9 +551,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       fs.mkdirSync(path.join(nest, 'owned'));
       fs.chmodSync(path.join(nest, 'owned'), 0o701);
       expect(fs.statSync(path.join(nest, 'owned')).mode & 0o777).toBe(0o701);
-    } finally {
-      await store.close();
-    }
+    });
     await new Promise((r) => setTimeout(r, 100));
     const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '20']).stdout) as Array<{ summary: string; actor: string }>;
     expect(log.filter((l) => l.actor === 'fuse').map((l) => l.summary).reverse()).toEqual([
@@ -579,9 +572,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       for (let f = 0; f < 10; f++) fs.writeFileSync(path.join(tree, `d${d}`, f === 9 ? 'sub/f9' : `f${f}`), `file ${d}/${f}`);
     }
     fs.linkSync(path.join(tree, 'd0', 'f0'), path.join(mnt, 'kept-link'));
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       expect(await eventually(async () => String(await other.exists('/tree/d29/sub/f9')), 'true')).toBe('true');
       const before = (await other.log({ limit: 1 }))[0]!.version;
       const rootLinks = fs.statSync(mnt).nlink;
@@ -626,9 +617,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       }
       // and the tree reads back at the version before
       expect(String(await other.readFile('/tree/d29/sub/f9', before))).toBe('file 29/9');
-    } finally {
-      await store.close();
-    }
+    });
     // a name removed and made again: one commit for both
     const again = path.join(mnt, 'again.txt');
     fs.writeFileSync(again, 'one');
@@ -644,9 +633,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     const objects = path.join(mnt, 'objects');
     fs.mkdirSync(path.join(objects, 'ab'), { recursive: true });
     fs.writeFileSync(path.join(objects, 'warm'), 'first create of a mount commits at once');
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       const put = (tmp: string, name: string, content: string): void => {
         fs.writeFileSync(path.join(objects, tmp), content, { mode: 0o444 });
         fs.linkSync(path.join(objects, tmp), path.join(objects, 'ab', name));
@@ -671,9 +658,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       expect(String(await other.readFile('/objects/ab/three'))).toBe('object three');
       expect((await other.stat('/objects/ab/one')).nlink).toBe(1);
       expect((await other.readdir('/objects')).entries.map((e) => e.name).sort()).toEqual(['ab', 'warm']);
-    } finally {
-      await store.close();
-    }
+    });
     const log = JSON.parse(timefs(data, ['--json', 'log', '-n', '4']).stdout) as Array<{ summary: string }>;
     expect(log.map((l) => l.summary).reverse()).toEqual([
       'create /objects/tmp_obj_1 (10 bytes)',
@@ -755,17 +740,13 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     fs.writeFileSync(path.join(mnt, 'gone.txt'), 'removed');
     fs.unlinkSync(path.join(mnt, 'gone.txt'));
     fs.mkdirSync(path.join(mnt, 'made'));
-    const store = await openStore({ dataDir: data });
-    try {
-      const other = await AgentFs.open(store, 'default');
+    await withOtherSurface(data, async (other) => {
       expect(timefs(data, ['umount', mnt]).code).toBe(0);
       // umount returns once the process has committed: read at once (a CLI starting up would
       // take longer than the process needs to notice the unmount)
       expect((await other.readdir('/')).entries.map((e) => e.name).sort()).toEqual(['kept.txt', 'made']);
       expect(String(await other.readFile('/kept.txt'))).toBe('still here');
-    } finally {
-      await store.close();
-    }
+    });
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
     if (code === 'still running') proc.kill('SIGKILL');
     expect(code).toBe(0);
