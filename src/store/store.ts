@@ -50,6 +50,13 @@ export class Store implements NamespaceHost {
   readonly defaultRetentionMs: number;
   private readonly namespaces: Lru<string, Namespace>;
   private readonly blobCache: Lru<string, Buffer>;
+  /**
+   * Chunk loads under way, by hash. The kernel reads a file ahead in several 128 KiB READs at once,
+   * all inside one 1 MiB chunk: without this each of them loaded the whole chunk (a cold read of a
+   * 500 MB file read 4 GB from the blob directory). Invariant: an entry lives only while its load
+   * runs; a failed load is not remembered.
+   */
+  private readonly blobLoads = new Map<string, Promise<Buffer>>();
   readonly readCache: ReadCache;
 
   constructor(options: StoreOptions) {
@@ -180,9 +187,22 @@ export class Store implements NamespaceHost {
   async getBlob(ref: BlobRef): Promise<Buffer> {
     const cached = this.blobCache.get(ref.hash);
     if (cached) return cached;
-    const data = await this.blobs.get(ref.hash);
-    this.blobCache.set(ref.hash, data);
-    return data;
+    let load = this.blobLoads.get(ref.hash);
+    if (!load) {
+      load = this.blobs.get(ref.hash).then(
+        (data) => {
+          this.blobLoads.delete(ref.hash);
+          this.blobCache.set(ref.hash, data);
+          return data;
+        },
+        (err: unknown) => {
+          this.blobLoads.delete(ref.hash);
+          throw err;
+        },
+      );
+      this.blobLoads.set(ref.hash, load);
+    }
+    return load;
   }
 
   /** Trims history outside every namespace's retention, then sweeps unreferenced chunks. */

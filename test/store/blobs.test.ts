@@ -97,3 +97,39 @@ describe('S3 failures', () => {
     await proxy.close();
   });
 });
+
+describe('chunk cache', () => {
+  it('loads a chunk once however many readers ask for it at the same time, and retries after a failed load', async () => {
+    const root = path.join(dir, 'shared-loads');
+    const writer = new Store({ kv: new SqliteEngine({ file: ':memory:' }), blobs: new DirBlobStore(root) });
+    const data = Buffer.alloc(1024 * 1024, 9);
+    const ref = await writer.putBlob(data);
+    await writer.close();
+    // a cold cache: the kernel's read-ahead asks for eight 128 KiB pieces of one chunk at once
+    const inner = new DirBlobStore(root);
+    let gets = 0;
+    let failNext = true;
+    const counting: BlobStore = Object.assign(Object.create(inner) as BlobStore, {
+      get: async (hash: string) => {
+        gets++;
+        if (failNext) {
+          failNext = false;
+          throw new Error('injected read failure');
+        }
+        return inner.get(hash);
+      },
+    });
+    const reader = new Store({ kv: new SqliteEngine({ file: ':memory:' }), blobs: counting });
+    const failed = await Promise.allSettled(Array.from({ length: 8 }, () => reader.getBlob(ref)));
+    // all eight shared the one load, and its failure: nothing was cached
+    expect(failed.every((r) => r.status === 'rejected')).toBe(true);
+    expect(gets).toBe(1);
+    const loaded = await Promise.all(Array.from({ length: 8 }, () => reader.getBlob(ref)));
+    expect(gets).toBe(2);
+    expect(loaded.every((b) => b.equals(data))).toBe(true);
+    // then from the cache
+    expect((await reader.getBlob(ref)).equals(data)).toBe(true);
+    expect(gets).toBe(2);
+    await reader.close();
+  });
+});
