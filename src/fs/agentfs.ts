@@ -248,6 +248,20 @@ export class AgentFs implements TxHost {
     });
   }
 
+  /**
+   * As readIno, as the views of the stored blocks it spans: no buffer of the length is filled and
+   * copied (a READ of 128 KiB from a cached 1 MiB chunk). The pieces may share memory with the
+   * caches, so they must never be modified — for writing straight out (a FUSE reply).
+   */
+  async readInoShared(ino: number, offset: number, length: number, version?: Version): Promise<Buffer[]> {
+    return guard(async () => {
+      const view = await this.view(version);
+      const pieces: Buffer[] = [];
+      for await (const piece of view.readShared(ino, await view.mustInode(ino), offset, offset + length)) pieces.push(piece);
+      return pieces;
+    });
+  }
+
   /** A file's stat and its content in pieces, all at one version (path resolved once). */
   async readChunks(path: string, version?: Version): Promise<{ stat: Stat; chunks: AsyncGenerator<Buffer> }> {
     return guard(async () => {

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -791,6 +792,27 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     await exited;
     await m.stop();
     expect(timefs(m.data, ['cat', '/d/kept.txt']).stdout).toBe('written before the crash');
+  });
+
+  it.runIf(root.run)('a big file is read in 1 MiB READs, four chunks ahead of a sequential reader', async () => {
+    const m = await startMount('fuse-readahead', ['--stats']);
+    try {
+      // written elsewhere, so that no page of it is in the kernel's cache
+      const want = crypto.randomBytes(12 * 1024 * 1024 + 5);
+      await withOtherSurface(m.data, (other) => other.writeFile('/big.bin', want));
+      const device = execFileSync('mountpoint', ['-d', m.dir], { encoding: 'utf8' }).trim();
+      expect(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe('4096');
+      // the mount sees the other surface's commit within moments (and then drops the "no such name" it may have answered)
+      expect(await eventually(async () => String(fs.existsSync(path.join(m.dir, 'big.bin'))), 'true')).toBe('true');
+      expect(fs.readFileSync(path.join(m.dir, 'big.bin')).equals(want)).toBe(true);
+      m.proc.kill('SIGUSR2');
+      const [report] = await statsReports(m, 1);
+      // 13 chunks; the kernel's default (128 KiB READs) makes it 97 or more
+      expect(report?.READ?.count).toBeGreaterThanOrEqual(13);
+      expect(report?.READ?.count).toBeLessThanOrEqual(20);
+    } finally {
+      await m.stop();
+    }
   });
 
   it.runIf(root.run)('--stats logs the requests per type with the time their answers took, on SIGUSR2 and at unmount', async () => {

@@ -59,6 +59,8 @@ export const Init = {
   READDIRPLUS_AUTO: 1 << 14,
   PARALLEL_DIROPS: 1 << 18,
   CACHE_SYMLINKS: 1 << 23,
+  /** init_out.max_pages is valid: requests of up to that many pages (default 32) */
+  MAX_PAGES: 1 << 22,
   /** the kernel opens directories itself once OPENDIR answers ENOSYS (Linux 5.1+) */
   NO_OPENDIR_SUPPORT: 1 << 24,
   HANDLE_KILLPRIV_V2: 1 << 28,
