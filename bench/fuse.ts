@@ -22,6 +22,8 @@ function timeSh(cwd: string, script: string): number {
 }
 
 const GIT = 'git -c user.email=b@b -c user.name=b';
+/** The big file copied in and read back cold. */
+const BIG_FILE_MIB = 256;
 /** Rounds of the whole sequence (TIMEFS_BENCH_FUSE_ROUNDS); every row reports medians. */
 const ROUNDS = Math.max(1, Number(process.env.TIMEFS_BENCH_FUSE_ROUNDS ?? 3) || 3);
 
@@ -44,7 +46,7 @@ async function mountTimefs(data: string, mnt: string, driver: 'kernel' | 'libfus
 /**
  * Real workloads on the FUSE mount ÷ the same on the local disk, in one run: untar 5,000 small
  * files, read them all (twice: the second time from whatever the kernel kept), git add + commit,
- * git status, rm -rf. Side by side: timefs with its own kernel driver (the default), timefs
+ * git status, rm -rf; then a big file copied in and read back with every cache dropped. Side by side: timefs with its own kernel driver (the default), timefs
  * through libfuse (fuse-native, the driver for mounting without root) and, when installed,
  * bindfs — a C passthrough FUSE filesystem with the same kernel caches (attributes and entries
  * KERNEL_CACHE_TIMEOUT_S): bindfs ÷ disk is what FUSE itself costs here, timefs ÷ bindfs what
@@ -66,11 +68,17 @@ export async function benchFuse(): Promise<Row[]> {
   makeTree(src, 5000);
   const tar = path.join(dir, 'tree.tar');
   execFileSync('tar', ['-cf', tar, '-C', src, '.']);
+  // one big file of random bytes (nothing to gain from compression or dedup)
+  const big = path.join(dir, 'big.src');
+  execFileSync('sh', ['-c', `head -c ${BIG_FILE_MIB}M /dev/urandom > ${big}`]);
+  // a cold read: nothing of the file (nor of timefs's chunks) in memory; root only
+  const dropCaches = process.getuid?.() === 0 ? 'sync; echo 3 > /proc/sys/vm/drop_caches' : 'true';
   const procs: ChildProcess[] = [];
   try {
     procs.push(await mountTimefs(path.join(dir, 'data'), mnt, 'kernel'));
     procs.push(await mountTimefs(path.join(dir, 'data-lib'), lib, 'libfuse'));
-    const workloads: Array<[string, string]> = [
+    /** [name, script, setup run untimed before it] */
+    const workloads: Array<[string, string, string?]> = [
       ['untar 5,000 files', `mkdir t && tar -xf ${tar} -C t`],
       ['read all (find | xargs cat)', 'find t -type f -print0 | xargs -0 cat > /dev/null'],
       // what an agent's tools, a compiler or grep do: read the same tree again
@@ -80,17 +88,23 @@ export async function benchFuse(): Promise<Row[]> {
       ['git add + commit (5,000 files)', `cd t && git init -q && git config gc.auto 0 && git config maintenance.auto false && ${GIT} add -A && ${GIT} commit -qm x`],
       ['git status', `cd t && ${GIT} status --porcelain > /dev/null`],
       ['rm -rf', 'rm -rf t'],
+      [`cp a ${BIG_FILE_MIB} MiB file in`, `cp ${big} big.bin`],
+      [`read it back, caches dropped`, 'cat big.bin > /dev/null', dropCaches],
     ];
     const rows: Row[] = [];
     const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
     const times = workloads.map(() => ({ n: [] as number[], b: [] as number[], l: [] as number[], m: [] as number[] }));
     for (let round = 0; round < ROUNDS; round++) {
-      workloads.forEach(([, script], i) => {
+      workloads.forEach(([, script, setup], i) => {
         const t = times[i]!;
-        t.n.push(timeSh(native, `${script}; sync`));
-        if (bindfs) t.b.push(timeSh(bindMnt, `${script}; sync`));
-        t.l.push(timeSh(lib, script));
-        t.m.push(timeSh(mnt, script));
+        const timed = (cwd: string, sh: string): number => {
+          if (setup) timeSh(cwd, setup);
+          return timeSh(cwd, sh);
+        };
+        t.n.push(timed(native, `${script}; sync`));
+        if (bindfs) t.b.push(timed(bindMnt, `${script}; sync`));
+        t.l.push(timed(lib, script));
+        t.m.push(timed(mnt, script));
       });
     }
     const range = (xs: number[]): string => `${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)}`;
