@@ -27,6 +27,8 @@ const COPY_BYTES_MAX = 64 * 1024 * 1024;
 const POSIX_ACL_XATTRS = new Set(['system.posix_acl_access', 'system.posix_acl_default']);
 /** Above this many blocks, find existing blocks by scanning instead of deleting every index. */
 const BLOCK_SCAN_THRESHOLD = 4096;
+/** Blocks of one write stored at once (their chunks hashed and written out together). */
+const STORES_AT_ONCE = 8;
 const S_ISGID = 0o2000;
 
 export interface Caller {
@@ -379,6 +381,8 @@ export class FsTx extends FsView {
     const newSize = Math.max(inode.size, end);
     const first = Math.floor(offset / BLOCK_SIZE);
     const last = Math.floor((end - 1) / BLOCK_SIZE);
+    // the blocks are stored together: one chunk's hash is computed while another is written out
+    const stores: Array<Promise<void>> = [];
     for (let bi = first; bi <= last; bi++) {
       const blockStart = bi * BLOCK_SIZE;
       const from = Math.max(offset, blockStart) - blockStart;
@@ -394,8 +398,12 @@ export class FsTx extends FsView {
         old.copy(content);
         slice.copy(content, from);
       }
-      await this.storeBlock(ino, bi, content);
+      const stored = this.storeBlock(ino, bi, content);
+      stored.catch(() => {}); // awaited below; a read failing before then must not leave it unhandled
+      stores.push(stored);
+      if (stores.length >= STORES_AT_ONCE) await Promise.all(stores.splice(0));
     }
+    await Promise.all(stores);
     inode.size = newSize;
     this.stampChange(inode, true, time);
     this.put(ino, inode);

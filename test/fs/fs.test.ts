@@ -253,6 +253,38 @@ describe('content: blocks, sparse files, truncate', () => {
   });
 });
 
+describe('content: big writes', () => {
+  it('stores the chunks of a big write together; when one fails the write fails and the file keeps its content', async () => {
+    const fs = await makeFs();
+    const before = randomBytes(12 * BLOCK_SIZE);
+    await fs.writeFile('/big', before);
+    const blobs = fs.store.blobs;
+    const put = blobs.put.bind(blobs);
+    let calls = 0;
+    let inFlight = 0;
+    let most = 0;
+    blobs.put = async (hash: string, data: Buffer): Promise<void> => {
+      const call = ++calls;
+      most = Math.max(most, ++inFlight);
+      try {
+        await new Promise((r) => setTimeout(r, 5));
+        if (call === 5) throw new Error('injected: no space left on device');
+        await put(hash, data);
+      } finally {
+        inFlight--;
+      }
+    };
+    await expect(fs.writeFile('/big', randomBytes(12 * BLOCK_SIZE))).rejects.toThrow(/injected/);
+    expect((await fs.readFile('/big')).equals(before)).toBe(true);
+    // one chunk's hash is computed while others are written out, a few at a time
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(8);
+    const after = randomBytes(12 * BLOCK_SIZE + 7);
+    await fs.writeFile('/big', after);
+    expect((await fs.readFile('/big')).equals(after)).toBe(true);
+  });
+});
+
 async function countChunks(fs: AgentFs): Promise<number> {
   let n = 0;
   for await (const _ of fs.store.blobs.list()) n++;
