@@ -794,9 +794,19 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     expect(timefs(m.data, ['cat', '/d/kept.txt']).stdout).toBe('written before the crash');
   });
 
-  it.runIf(root.run)('a big file is read in 1 MiB READs, four chunks ahead of a sequential reader', async () => {
+  it.runIf(root.run)('big files are written and read in 1 MiB requests, read four chunks ahead of a sequential reader', async () => {
     const m = await startMount('fuse-readahead', ['--stats']);
     try {
+      // one write(2) of 8 MiB: 1 MiB WRITEs (with 60 KiB ones, as before, 137)
+      const written = crypto.randomBytes(8 * 1024 * 1024);
+      fs.writeFileSync(path.join(m.dir, 'written.bin'), written);
+      m.proc.kill('SIGUSR2');
+      const [writes] = await statsReports(m, 1);
+      expect(writes?.WRITE?.count).toBeGreaterThanOrEqual(8);
+      expect(writes?.WRITE?.count).toBeLessThanOrEqual(12);
+      // committed at close; other processes see it once the mount's SQLite transaction commits (≤ 5 ms)
+      const seen = async (): Promise<string> => String(await withOtherSurface(m.data, async (other) => (await other.readFile('/written.bin')).equals(written)).catch(() => false));
+      expect(await eventually(seen, 'true')).toBe('true');
       // written elsewhere, so that no page of it is in the kernel's cache
       const want = crypto.randomBytes(12 * 1024 * 1024 + 5);
       await withOtherSurface(m.data, (other) => other.writeFile('/big.bin', want));
@@ -806,7 +816,7 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       expect(await eventually(async () => String(fs.existsSync(path.join(m.dir, 'big.bin'))), 'true')).toBe('true');
       expect(fs.readFileSync(path.join(m.dir, 'big.bin')).equals(want)).toBe(true);
       m.proc.kill('SIGUSR2');
-      const [report] = await statsReports(m, 1);
+      const [, report] = await statsReports(m, 2);
       // 13 chunks; the kernel's default (128 KiB READs) makes it 97 or more
       expect(report?.READ?.count).toBeGreaterThanOrEqual(13);
       expect(report?.READ?.count).toBeLessThanOrEqual(20);

@@ -4,13 +4,16 @@ import net from 'node:net';
 import { IN_HEADER, Op, outHeader } from './abi.js';
 
 /**
- * Largest WRITE the kernel sends us. A read of /dev/fuse must have room for the largest request
- * (header + write header + data), and the event-loop reader below reads into libuv's 64 KiB
- * buffers; 60 KiB writes fit with room to spare.
+ * Largest WRITE the kernel sends us: a stored block (the kernel caps it at INIT max_pages). cp
+ * writes 128 KiB at a time, dd and the like more; with 60 KiB WRITEs (when the event-loop reader
+ * read into libuv's 64 KiB buffers) every such write(2) was three round trips.
  */
-export const MAX_WRITE = 60 * 1024;
-/** Buffer of the thread-pool reader (the fallback), like libuv's. */
-const READ_BUFFER = 64 * 1024;
+export const MAX_WRITE = 1024 * 1024;
+/**
+ * Every read of /dev/fuse must have room for the largest request (header, write header and
+ * MAX_WRITE of data), or the kernel refuses it (EINVAL): the readers' buffers.
+ */
+const READ_BUFFER = MAX_WRITE + 4096;
 /** Reads kept waiting on /dev/fuse by the thread-pool reader. */
 const READERS = 2;
 /**
@@ -90,17 +93,22 @@ export class FuseChannel {
       return;
     }
     if (POLL_US > 0) this.onRequest = onRequest;
-    // `handle` is an undocumented (long-standing) Socket option: wrap an existing libuv handle
-    const stream = new net.Socket({ handle, readable: true, writable: false } as unknown as net.SocketConstructorOpts);
-    stream.on('data', (chunk: Buffer) => {
-      // one request per read(2); should a stream ever hand over two at once, split by length
-      for (let off = 0; off + IN_HEADER <= chunk.length; ) {
-        const len = chunk.readUInt32LE(off);
-        if (len < IN_HEADER || off + len > chunk.length) break;
-        this.dispatch(onRequest, chunk.subarray(off, off + len));
-        off += len;
-      }
-    });
+    // `handle` is an undocumented (long-standing) Socket option: wrap an existing libuv handle.
+    // `onread` makes libuv read into our buffer (reused for every read, as the handlers expect),
+    // which unlike libuv's own 64 KiB ones has room for a MAX_WRITE request.
+    const onread = {
+      buffer: Buffer.allocUnsafe(READ_BUFFER),
+      callback: (n: number, chunk: Buffer): void => {
+        // one request per read(2); should a stream ever hand over two at once, split by length
+        for (let off = 0; off + IN_HEADER <= n; ) {
+          const len = chunk.readUInt32LE(off);
+          if (len < IN_HEADER || off + len > n) break;
+          this.dispatch(onRequest, chunk.subarray(off, off + len));
+          off += len;
+        }
+      },
+    };
+    const stream = new net.Socket({ handle, readable: true, writable: false, onread } as unknown as net.SocketConstructorOpts);
     const end = (err?: NodeJS.ErrnoException): void => {
       if (err && err.code !== 'ENODEV') console.error('timefs fuse: reading /dev/fuse failed', err);
       this.stopped = true;
