@@ -794,7 +794,7 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     expect(timefs(m.data, ['cat', '/d/kept.txt']).stdout).toBe('written before the crash');
   });
 
-  it.runIf(root.run)('big files are written and read in 1 MiB requests, read four chunks ahead of a sequential reader', async () => {
+  it.runIf(root.run)('big files are written and read in 1 MiB requests, read sixteen chunks ahead of a sequential reader', async () => {
     const m = await startMount('fuse-readahead', ['--stats']);
     try {
       // one write(2) of 8 MiB: 1 MiB WRITEs (with 60 KiB ones, as before, 137)
@@ -811,7 +811,7 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       const want = crypto.randomBytes(12 * 1024 * 1024 + 5);
       await withOtherSurface(m.data, (other) => other.writeFile('/big.bin', want));
       const device = execFileSync('mountpoint', ['-d', m.dir], { encoding: 'utf8' }).trim();
-      expect(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe('4096');
+      expect(fs.readFileSync(`/sys/class/bdi/${device}/read_ahead_kb`, 'utf8').trim()).toBe(String(16 * 1024));
       // the mount sees the other surface's commit within moments (and then drops the "no such name" it may have answered)
       expect(await eventually(async () => String(fs.existsSync(path.join(m.dir, 'big.bin'))), 'true')).toBe('true');
       expect(fs.readFileSync(path.join(m.dir, 'big.bin')).equals(want)).toBe(true);
