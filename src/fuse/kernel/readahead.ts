@@ -4,13 +4,13 @@ import path from 'node:path';
 /**
  * Read-ahead of a mount, KiB: how far the kernel reads a file ahead of a sequential reader. The
  * kernel gives a FUSE mount 128 KiB, and nothing in the FUSE protocol can raise it (INIT's
- * max_readahead can only lower it); root can, through the mount's backing device in sysfs, as
- * gcsfuse and JuiceFS advise for sequential reads. With 16 MiB the kernel keeps up to sixteen
- * 1 MiB READs (init max_pages) — sixteen chunks — under way once a reader proves sequential (it
- * starts small and grows the window; random readers are not read ahead). Measured (500 MB file,
- * cold caches, `cat`): 128 KiB READs 3.7–4.0 s; 1 MiB READs with 1 MiB ahead 1.4–1.6 s, 4 MiB
- * ahead 1.10–1.49 s (4 runs), 8 MiB 0.99–1.11 s, 16 MiB 0.83–0.96 s (4 runs; the local disk
- * 0.36–1.07 s over the same minutes).
+ * max_readahead can only lower it); root can, through the mount's backing device in sysfs (the
+ * knob of Documentation/ABI/testing/sysfs-class-bdi, which names FUSE mounts by their st_dev).
+ * With 16 MiB the kernel keeps up to sixteen 1 MiB READs (init max_pages) — sixteen chunks — under
+ * way once a reader proves sequential (it starts small and grows the window; random readers are
+ * not read ahead). Measured (500 MB file, cold caches, `cat`): 128 KiB READs 3.7–4.0 s; 1 MiB
+ * READs with 1 MiB ahead 1.4–1.6 s, 4 MiB ahead 1.10–1.49 s (4 runs), 8 MiB 0.99–1.11 s, 16 MiB
+ * 0.83–0.96 s (4 runs); the local disk took 0.36–1.07 s across those measurements.
  */
 export const READAHEAD_KB = 16 * 1024;
 
