@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { Store, StoreValue } from '../store/index.js';
+import { Bounded } from '../util/bounded.js';
 import { BLOCK_SIZE, INLINE_MAX } from './types.js';
 
 /**
@@ -69,8 +70,7 @@ export class BlockStager extends Writable {
   }
 
   /** Chunk uploads in flight: a few at once overlap hashing, writing and fsync. */
-  private readonly inflight = new Set<Promise<void>>();
-  private static readonly PARALLEL = 4;
+  private readonly uploads = new Bounded(4);
 
   private async flushBlock(last: boolean): Promise<void> {
     if (this.currentLength > 0) {
@@ -85,15 +85,13 @@ export class BlockStager extends Writable {
         this.inlineBytes += data.length;
         this.blocks[index] = data;
       } else {
-        const p = this.store.putBlob(data).then((ref) => {
-          this.blocks[index] = ref;
-          this.inflight.delete(p);
-        });
-        p.catch(() => {}); // handled: the error surfaces where the upload is awaited (race/all below)
-        this.inflight.add(p);
-        if (this.inflight.size >= BlockStager.PARALLEL) await Promise.race(this.inflight);
+        await this.uploads.add(
+          this.store.putBlob(data).then((ref) => {
+            this.blocks[index] = ref;
+          }),
+        );
       }
     }
-    if (last) await Promise.all(this.inflight);
+    if (last) await this.uploads.settle();
   }
 }

@@ -15,6 +15,7 @@ import { fsError } from './errors.js';
 import { checkName, isWithin, parsePath, type ParsedPath } from './path.js';
 import { BLOCK_SIZE, FS_FORMAT, INLINE_MAX, ROOT_INO, type FileType, type Inode } from './types.js';
 import { FsView } from './view.js';
+import { Bounded } from '../util/bounded.js';
 
 /** Largest file size accepted (8 TiB); beyond it EFBIG. */
 export const MAX_FILE_SIZE = 2 ** 43;
@@ -27,7 +28,7 @@ const COPY_BYTES_MAX = 64 * 1024 * 1024;
 const POSIX_ACL_XATTRS = new Set(['system.posix_acl_access', 'system.posix_acl_default']);
 /** Above this many blocks, find existing blocks by scanning instead of deleting every index. */
 const BLOCK_SCAN_THRESHOLD = 4096;
-/** Blocks of one write stored at once (their chunks hashed and written out together). */
+/** Blocks of one write stored at once (their chunks hashed and written out together; see Bounded). */
 const STORES_AT_ONCE = 8;
 const S_ISGID = 0o2000;
 
@@ -382,7 +383,7 @@ export class FsTx extends FsView {
     const first = Math.floor(offset / BLOCK_SIZE);
     const last = Math.floor((end - 1) / BLOCK_SIZE);
     // the blocks are stored together: one chunk's hash is computed while another is written out
-    const stores: Array<Promise<void>> = [];
+    const stores = new Bounded(STORES_AT_ONCE);
     for (let bi = first; bi <= last; bi++) {
       const blockStart = bi * BLOCK_SIZE;
       const from = Math.max(offset, blockStart) - blockStart;
@@ -398,12 +399,9 @@ export class FsTx extends FsView {
         old.copy(content);
         slice.copy(content, from);
       }
-      const stored = this.storeBlock(ino, bi, content);
-      stored.catch(() => {}); // awaited below; a read failing before then must not leave it unhandled
-      stores.push(stored);
-      if (stores.length >= STORES_AT_ONCE) await Promise.all(stores.splice(0));
+      await stores.add(this.storeBlock(ino, bi, content));
     }
-    await Promise.all(stores);
+    await stores.settle();
     inode.size = newSize;
     this.stampChange(inode, true, time);
     this.put(ino, inode);
