@@ -802,8 +802,9 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       fs.writeFileSync(path.join(m.dir, 'written.bin'), written);
       m.proc.kill('SIGUSR2');
       const [writes] = await statsReports(m, 1);
+      // (bounds far from 137, loose enough for pages the kernel sends apart)
       expect(writes?.WRITE?.count).toBeGreaterThanOrEqual(8);
-      expect(writes?.WRITE?.count).toBeLessThanOrEqual(12);
+      expect(writes?.WRITE?.count).toBeLessThanOrEqual(24);
       // committed at close; other processes see it once the mount's SQLite transaction commits (≤ 5 ms)
       const seen = async (): Promise<string> => String(await withOtherSurface(m.data, async (other) => (await other.readFile('/written.bin')).equals(written)).catch(() => false));
       expect(await eventually(seen, 'true')).toBe('true');
@@ -817,9 +818,11 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
       expect(fs.readFileSync(path.join(m.dir, 'big.bin')).equals(want)).toBe(true);
       m.proc.kill('SIGUSR2');
       const [, report] = await statsReports(m, 2);
-      // 13 chunks; the kernel's default (128 KiB READs) makes it 97 or more
+      // 13 chunks; the kernel's default (128 KiB READs) makes it 97 or more. The kernel's
+      // read-ahead windows grow from small and are not aligned to 1 MiB, so a window may be
+      // split in two READs: 13-20 here, 21 seen once in CI. Half of 97 still tells them apart.
       expect(report?.READ?.count).toBeGreaterThanOrEqual(13);
-      expect(report?.READ?.count).toBeLessThanOrEqual(20);
+      expect(report?.READ?.count).toBeLessThanOrEqual(48);
     } finally {
       await m.stop();
     }
