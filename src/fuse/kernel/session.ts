@@ -174,7 +174,8 @@ export class FuseSession {
    * order. What tar, cp and git send between creating and closing a file (write, setattr,
    * getxattr, getattr of the file and of its directory, which the kernel asks for to check
    * permissions after a create, flush, release) needs no commit; neither does a lookup of
-   * another name or a setattr of another node.
+   * another name, a setattr of another node, another create or mkdir (they join the same
+   * commit), nor tar's restoring of a pending directory's attributes (bufferPendingDir).
    */
   private createBarrier(opcode: number, req: Buffer): Promise<void> | null {
     if (!this.handles.createsPending || SEES_CREATES.has(opcode) || !SERVED.has(opcode)) return null;
@@ -184,10 +185,13 @@ export class FuseSession {
       // a setattr of a pending file is buffered with its writes (HandleTable.bufferAttr); a
       // lookup in a pending directory finds nothing but what is pending in it
       const name = opcode === Op.LOOKUP ? cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0] : undefined;
-      if (!this.handles.createdIn(node.ino, name) && !(opcode === Op.SETATTR && this.handles.isPendingDir(node.ino))) return null;
+      if (opcode === Op.SETATTR && this.handles.isPendingDir(node.ino)) {
+        // buffered with the directory (HandleTable.bufferPendingDir), unless it is a truncate
+        if ((req.readUInt32LE(IN_HEADER) & Fattr.SIZE) === 0) return null;
+      } else if (!this.handles.createdIn(node.ino, name)) return null;
     }
-    // a file or directory made in the last pending directory stays pending with it (HandleTable.mkdirLater)
-    if ((opcode === Op.CREATE || opcode === Op.MKDIR) && node && !node.version && this.handles.pendingTip === node.ino) return null;
+    // a create or mkdir at head waits to be committed with them (or commits them first itself: create())
+    if ((opcode === Op.CREATE || opcode === Op.MKDIR) && node && !node.version && this.handles.mayDeferCreateIn(node.ino)) return null;
     return this.handles.commitCreates();
   }
 
@@ -324,9 +328,9 @@ export class FuseSession {
         const handle = this.handles.get(Number(body.readBigUInt64LE(0)));
         const release = h.opcode === Op.RELEASE;
         return this.run(h, async () => {
-          if (handle) await (release ? this.handles.release(handle) : this.handles.flush(handle));
+          if (handle && release) await this.handles.release(handle, handle.written && !handle.version ? () => this.storePages(h.nodeid, handle.ino) : undefined);
+          else if (handle) await (h.opcode === Op.FSYNC ? this.handles.flush(handle) : this.handles.flushOnClose(handle));
           if (h.opcode === Op.FSYNC) await this.sync();
-          if (release && handle?.written && !handle.version) this.storePages(h.nodeid, handle.ino);
           return [];
         });
       }
@@ -500,6 +504,7 @@ export class FuseSession {
 
   /** fsync: what this mount has answered is durable once this returns (entry changes not committed yet too). */
   private async sync(): Promise<void> {
+    await this.handles.commitCreates();
     await this.handles.commitEntries();
     await this.fs.sync();
   }
@@ -578,12 +583,12 @@ export class FuseSession {
   }
 
   /**
-   * Whether a create or mkdir in directory `parentId` may be committed later (createLater): when
-   * nothing is pending, or the directory is the last pending one (HandleTable.mkdirLater).
+   * Whether a create or mkdir in directory `parentId` may be committed later (createLater): at
+   * head, while fewer than HandleTable's maximum of creates wait.
    */
   private mayDefer(parentId: number): boolean {
     const parent = this.nodes.get(parentId);
-    return !!parent && !parent.version && (!this.handles.createsPending || this.handles.pendingTip === parent.ino);
+    return !!parent && !parent.version && this.handles.mayDeferCreateIn(parent.ino);
   }
 
   /**
@@ -621,6 +626,8 @@ export class FuseSession {
    */
   private async create(h: InHeader, parentId: number, name: string, what: string, fn: (tx: FsTx, at: Slot) => Promise<{ ino: number; inode: Inode }>): Promise<{ ino: number; entry: Buffer }> {
     const as = this.fs.withActor(this.fs.actor, { uid: h.uid, gid: h.gid });
+    // the creates this mount answered before are committed before it, as they were made
+    if (this.handles.createsPending) await this.handles.commitCreates();
     const { ino, stat, reserved } = await this.change(parentId, name, what, async (tx, at) => {
       const made = await fn(tx, at);
       // inode numbers for the creates that commit with their file's first flush (createLater)
@@ -745,8 +752,9 @@ export class FuseSession {
       const mode = attr.mode ?? (await this.statNode(id)).stat.mode & 0o7777;
       if (killSuidGid(mode) !== mode) attr.mode = killSuidGid(mode);
     }
-    // tar's fchown/fchmod/futimens between writing and closing: buffered with the writes
-    if (node.version || !(await this.handles.bufferAttr({ ino: node.ino }, attr))) {
+    // tar's fchown/fchmod/futimens between writing and closing: buffered with the writes; its
+    // restoring of a directory made here and not committed yet: buffered with the directory
+    if (node.version || !(this.handles.bufferPendingDir(node.ino, attr) || (await this.handles.bufferAttr({ ino: node.ino }, attr)))) {
       if (attr.size === undefined && !node.version) {
         await this.handles.bufferLoose(node.ino, this.nodes.pathOf(id), attr);
       } else {
