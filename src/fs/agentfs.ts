@@ -128,6 +128,17 @@ export class AgentFs implements TxHost {
     this.shared.open.set(ino, (this.shared.open.get(ino) ?? 0) + 1);
   }
 
+  /**
+   * Drops a handle on a file whose create is not committed yet (FUSE: one closed before its
+   * create's commit): nothing of it is in the store to release, and an unlink committed with its
+   * create then removes it at once instead of keeping it for an open handle.
+   */
+  unretain(ino: number): void {
+    const n = (this.shared.open.get(ino) ?? 0) - 1;
+    if (n > 0) this.shared.open.set(ino, n);
+    else this.shared.open.delete(ino);
+  }
+
   /** Drops a handle; an unlinked file goes when its last handle does. */
   async release(ino: number): Promise<void> {
     const n = (this.shared.open.get(ino) ?? 0) - 1;

@@ -61,6 +61,11 @@ export class PendingEntries {
     this.index(c);
   }
 
+  /** Whether the changes change directory `dirIno` (its entries, so its times). */
+  changes(dirIno: number): boolean {
+    return this.names.has(dirIno);
+  }
+
   /** The state the changes leave `name` of directory `dirIno` in; undefined when unchanged. */
   name(dirIno: number, name: string): PendingName | undefined {
     return this.names.get(dirIno)?.get(name);

@@ -4,7 +4,7 @@ import { MAX_NAME_BYTES } from '../fs/path.js';
 import type { FsTx, SetAttr } from '../fs/tx.js';
 import type { Inode, Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
-import { MAX_ENTRY_CHANGES, PendingEntries, type EntryChange } from './entries.js';
+import { MAX_ENTRY_CHANGES, PendingEntries, type EntryChange, type PendingName } from './entries.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
@@ -126,6 +126,15 @@ export class HandleTable {
    * the pending creates first), so a commit writes them first.
    */
   readonly entries = new PendingEntries();
+  /**
+   * Unlinks and hard links answered while creates were pending, of names those creates made or
+   * links to their files (git: the link of each new object to its name, the unlink of its
+   * temporary name; see changeAfterCreates). Invariant: each was made after every create in
+   * `creating` and `dirs` that it names, and only the creates' commit applies them, after the
+   * creates — no other commit carries them (createsPending stays true while any waits, so the
+   * barriers send everything else through that commit first).
+   */
+  readonly afterCreates = new PendingEntries();
 
   constructor(
     private readonly fs: AgentFs,
@@ -190,7 +199,7 @@ export class HandleTable {
 
   /** Whether one more create may wait to be committed (else the caller commits those pending first). */
   get mayDeferCreate(): boolean {
-    return this.creating.size + this.dirs.size < MAX_PENDING_CREATES;
+    return this.creating.size + this.dirs.size + this.afterCreates.size < MAX_PENDING_CREATES;
   }
 
   /**
@@ -238,15 +247,51 @@ export class HandleTable {
     return out;
   }
 
-  /** True while some create is not committed. */
+  /** True while some create (or an entry change made after one: afterCreates) is not committed. */
   get createsPending(): boolean {
-    return this.creating.size > 0 || this.dirs.size > 0;
+    return this.creating.size > 0 || this.dirs.size > 0 || this.afterCreates.size > 0;
   }
 
-  /** Whether a create or mkdir not committed yet is in directory `dirIno` (named `name`, if given). */
+  /** Whether `ino` is a file made here whose create is not committed yet. */
+  isPendingFile(ino: number): boolean {
+    return this.creating.has(ino);
+  }
+
+  /**
+   * Whether a name not committed yet is in directory `dirIno` (named `name`, if given): made by a
+   * pending create or mkdir, or linked after them — or, with no name, whether the pending changes
+   * change the directory at all.
+   */
   createdIn(dirIno: number, name?: string): boolean {
+    if (name !== undefined) {
+      const after = this.afterCreates.name(dirIno, name);
+      if (after !== undefined) return after !== null;
+    } else if (this.afterCreates.changes(dirIno)) return true;
     for (const c of this.pendingCreates()) if (c.parentIno === dirIno && (name === undefined || c.name === name)) return true;
     return false;
+  }
+
+  /**
+   * The entry `name` of directory `dirIno` as the pending creates and the changes after them leave
+   * it: an inode, removed (null), or undefined when they do not name it.
+   */
+  pendingName(dirIno: number, name: string): PendingName | undefined {
+    const after = this.afterCreates.name(dirIno, name);
+    if (after !== undefined) return after;
+    for (const h of this.creating.values()) if (h.create?.parentIno === dirIno && h.create.name === name) return { ino: h.ino, type: h.create.inode.type };
+    for (const d of this.dirs.values()) if (d.parentIno === dirIno && d.name === name) return { ino: d.ino, type: 'dir' };
+    return undefined;
+  }
+
+  /**
+   * Answers an unlink or hard link now and commits it with the pending creates, after them: git
+   * links each new object (a file not committed yet) to its name and unlinks its temporary name,
+   * and with this its objects share commits as tar's files do. The caller checked what the commit
+   * will check, and that the change names only what is pending or committed at head.
+   */
+  changeAfterCreates(c: EntryChange): void {
+    this.afterCreates.add(c);
+    this.closedPending();
   }
 
   private *pendingCreates(): IterableIterator<PendingCreate> {
@@ -277,7 +322,8 @@ export class HandleTable {
   private async commitPendingCreates(): Promise<void> {
     const files = [...this.creating.values()];
     const dirs = [...this.dirs.values()];
-    if (files.length === 0 && dirs.length === 0) return;
+    const after = this.afterCreates.take();
+    if (files.length === 0 && dirs.length === 0 && !after) return;
     for (const d of dirs) this.committingDirs.add(d.ino);
     // each file's earlier commits first (none but a running one: its create is its first)
     await Promise.all(files.map((h) => h.chain));
@@ -295,7 +341,7 @@ export class HandleTable {
     });
     const made = dirs.length > 0 ? mkdirSummary(dirs) : '';
     const created = parts.length === 0 ? '' : `create ${parts.slice(0, 3).join(', ')}${parts.length > 3 ? ` and ${parts.length - 3} more` : ''}`;
-    const summary = [made, created].filter(Boolean).join('; ');
+    const summary = [made, created, after?.summary ?? ''].filter(Boolean).join('; ');
     const commit = (async (): Promise<void> => {
       const renames: Renames = new Map();
       try {
@@ -309,6 +355,7 @@ export class HandleTable {
               else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
             }
           }
+          await after?.apply(tx); // made after the creates they name
           // after everything made in them (mayDeferCreateIn)
           for (const d of dirs) for (const { attr, time } of d.attrs ?? []) await tx.setattr(d.ino, { ...attr, ctime: time });
           return this.reserveInos(tx);
@@ -321,6 +368,7 @@ export class HandleTable {
         throw err;
       } finally {
         // committed, or failed for good (a later commit must not make an empty file instead)
+        after?.done();
         for (const d of dirs) {
           this.dirs.delete(d.ino);
           this.committingDirs.delete(d.ino);
@@ -361,7 +409,7 @@ export class HandleTable {
     }
   }
 
-  /** Forgets a closed handle whose create was committed, after committing what it buffered since. */
+  /** Forgets a closed handle whose create was committed, after committing what it buffered since (it was unretained at release). */
   private async drop(h: Handle): Promise<void> {
     try {
       await this.flush(h);
@@ -369,7 +417,6 @@ export class HandleTable {
       // its file's commit failed; logged by the commit
     } finally {
       this.handles.delete(h.fd);
-      await this.fs.release(h.ino);
       h.onCommitted?.();
     }
   }
@@ -417,9 +464,9 @@ export class HandleTable {
     return result;
   }
 
-  /** Whether a handle here (the loose one included) has inode `ino` open. */
+  /** Whether a handle here (the loose one included; not one closed and waiting for its create's commit) has inode `ino` open. */
   isOpen(ino: number): boolean {
-    for (const h of this.handles.values()) if (h.ino === ino) return true;
+    for (const h of this.handles.values()) if (h.ino === ino && !h.closed) return true;
     return false;
   }
 
@@ -546,7 +593,7 @@ export class HandleTable {
 
   /** The committed attributes with this mount's buffered changes applied: what getattr answers. */
   overlay(st: Stat): Stat {
-    let out = this.entries.overlay(st);
+    let out = this.afterCreates.overlay(this.entries.overlay(st));
     if (st.type === 'dir' && this.createsPending) {
       // a create or mkdir not committed yet changes its directory as its commit will (FsTx.createIn)
       // ...but the times a buffered attribute change of a pending directory set, after all of them (bufferPendingDir)
@@ -651,6 +698,7 @@ export class HandleTable {
   async release(h: Handle, onCommitted?: () => void): Promise<void> {
     if (h.create) {
       h.closed = true;
+      this.fs.unretain(h.ino); // no process has it open any more (see AgentFs.unretain)
       if (onCommitted) h.onCommitted = onCommitted;
       this.closedPending();
       return;

@@ -191,7 +191,17 @@ export class FuseSession {
       } else if (!this.handles.createdIn(node.ino, name)) return null;
     }
     // a create or mkdir at head waits to be committed with them (or commits them first itself: create())
-    if ((opcode === Op.CREATE || opcode === Op.MKDIR) && node && !node.version && this.handles.mayDeferCreateIn(node.ino)) return null;
+    if (opcode === Op.CREATE || opcode === Op.MKDIR) {
+      const name = cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), opcode === Op.CREATE ? 16 : 8)[0];
+      if (this.mayDefer(nodeidOf(req), name)) return null;
+    }
+    // reading a file, or listing a directory, that nothing pending is or names (git add reads
+    // every file it stores between writing objects): what it sees does not depend on them
+    if ((opcode === Op.OPEN || opcode === Op.READ) && node && (node.version || !this.handles.createdInode(node.ino))) return null;
+    if ((opcode === Op.READDIR || opcode === Op.READDIRPLUS) && node && (node.version || (!this.handles.createdInode(node.ino) && !this.handles.createdIn(node.ino)))) return null;
+    // git's link of a new object to its name and unlink of its temporary name: committed after them
+    if (opcode === Op.LINK && this.afterLinkable(nodeidOf(req), this.nodes.get(Number(req.readBigUInt64LE(IN_HEADER))))) return null;
+    if (opcode === Op.UNLINK && this.afterRemovable(nodeidOf(req), cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0])) return null;
     return this.handles.commitCreates();
   }
 
@@ -240,7 +250,7 @@ export class FuseSession {
         const mode = body.readUInt32LE(0);
         const name = cstring(body, 8)[0];
         return this.run(h, async () => {
-          const reserved = this.mayDefer(h.nodeid) ? this.handles.takeIno() : undefined;
+          const reserved = this.mayDefer(h.nodeid, name) ? this.handles.takeIno() : undefined;
           if (reserved !== undefined) return this.createLater(h, name, 'dir', mode & 0o7777, reserved);
           return [(await this.create(h, h.nodeid, name, 'mkdir', (tx, at) => tx.createIn(at, { type: 'dir', mode: mode & 0o7777 }))).entry];
         });
@@ -267,7 +277,11 @@ export class FuseSession {
         const name = cstring(body, 0)[0];
         const rmdir = h.opcode === Op.RMDIR;
         return this.run(h, async () => {
-          if (!(await this.removeLater(h.nodeid, name, rmdir))) await this.change(h.nodeid, name, rmdir ? 'rmdir' : 'unlink', (tx, at) => (rmdir ? tx.rmdirIn(at) : tx.unlinkIn(at)));
+          if (!(await this.removeLater(h.nodeid, name, rmdir))) {
+            // the creates this mount answered before are committed before it, as they were made
+            if (this.handles.createsPending) await this.handles.commitCreates();
+            await this.change(h.nodeid, name, rmdir ? 'rmdir' : 'unlink', (tx, at) => (rmdir ? tx.rmdirIn(at) : tx.unlinkIn(at)));
+          }
           return [];
         });
       }
@@ -287,7 +301,7 @@ export class FuseSession {
         const name = cstring(body, 16)[0];
         return this.run(h, async () => {
           const writable = (flags & O_ACCMODE) !== 0;
-          const reserved = writable && this.mayDefer(h.nodeid) ? this.handles.takeIno() : undefined;
+          const reserved = writable && this.mayDefer(h.nodeid, name) ? this.handles.takeIno() : undefined;
           if (reserved !== undefined) return this.createLater(h, name, 'file', mode & 0o7777, reserved);
           const { ino, entry } = await this.create(h, h.nodeid, name, 'create', (tx, at) => tx.createIn(at, { type: 'file', mode: mode & 0o7777 }));
           const handle = this.handles.open(ino, joinPath(this.nodes.pathOf(h.nodeid), name), { writable });
@@ -570,7 +584,7 @@ export class FuseSession {
     }
     const ttl = this.ttl(version);
     if (ino === undefined) return [entryOut(0, null, version ? ttl : this.cacheSeconds.negative, 0)]; // cached "no such name"
-    const stat = view.statOf(ino, await view.mustInode(ino));
+    const stat = view.statOf(ino, (!version && this.handles.createdInode(ino)) || (await view.mustInode(ino)));
     const id = this.nodes.remember(ino, parentId, name, version);
     return [entryOut(id, this.shown(stat, version), ttl, ttl)];
   }
@@ -583,12 +597,14 @@ export class FuseSession {
   }
 
   /**
-   * Whether a create or mkdir in directory `parentId` may be committed later (createLater): at
-   * head, while fewer than HandleTable's maximum of creates wait.
+   * Whether a create or mkdir of `name` in directory `parentId` may be committed later
+   * (createLater): at head, while fewer than HandleTable's maximum of creates wait, and not under
+   * a name an entry change after the pending creates removed (the commit makes the creates first:
+   * the new file would meet the old one there).
    */
-  private mayDefer(parentId: number): boolean {
+  private mayDefer(parentId: number, name: string): boolean {
     const parent = this.nodes.get(parentId);
-    return !!parent && !parent.version && this.handles.mayDeferCreateIn(parent.ino);
+    return !!parent && !parent.version && this.handles.mayDeferCreateIn(parent.ino) && this.handles.afterCreates.name(parent.ino, name) === undefined;
   }
 
   /**
@@ -678,7 +694,10 @@ export class FuseSession {
    */
   private async removeLater(parentId: number, name: string, dir: boolean): Promise<boolean> {
     const parent = this.mustNode(parentId);
-    if (parent.version || this.handles.createsPending) return false;
+    if (parent.version) return false;
+    // while creates are pending: only the unlink of a name they made or linked (afterRemovable)
+    const after = this.handles.createsPending;
+    if (after && (dir || !this.afterRemovable(parentId, name))) return false;
     const path = joinPath(this.nodes.pathOf(parentId), name);
     checkName(name, path);
     const view = await this.fs.view();
@@ -688,8 +707,28 @@ export class FuseSession {
     if (!dir && entry.type === 'dir') throw fsError('EISDIR', `is a directory (use rmdir or a recursive delete): ${path}`, path);
     if (dir && entry.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path}`, path);
     if (dir && !(await this.handles.entries.isEmpty(entry.ino, (limit) => view.firstNames(entry.ino, limit)))) throw fsError('ENOTEMPTY', `directory not empty: ${path}`, path);
-    await this.handles.changeLater({ kind: dir ? 'rmdir' : 'unlink', parentIno: parent.ino, name, ino: entry.ino, type: entry.type, path, time: this.fs.store.clock() });
+    const change = { kind: dir ? 'rmdir' : 'unlink', parentIno: parent.ino, name, ino: entry.ino, type: entry.type, path, time: this.fs.store.clock() } as const;
+    if (after) this.handles.changeAfterCreates(change);
+    else await this.handles.changeLater(change);
     return true;
+  }
+
+  /**
+   * Whether an unlink of `name` in directory `parentId` may wait for the pending creates' commit
+   * (HandleTable.changeAfterCreates): the name is one they made or linked, not a directory, in a
+   * head directory that may take more (no buffered attributes: mayDeferCreateIn).
+   */
+  private afterRemovable(parentId: number, name: string): boolean {
+    const parent = this.nodes.get(parentId);
+    if (!parent || parent.version || !this.handles.mayDeferCreateIn(parent.ino)) return false;
+    const pending = this.handles.pendingName(parent.ino, name);
+    return !!pending && pending.type !== 'dir';
+  }
+
+  /** Whether a link of `target` into directory `parentId` may wait for the pending creates' commit: a file they made, into a head directory that may take more. */
+  private afterLinkable(parentId: number, target: Node | undefined): boolean {
+    const parent = this.nodes.get(parentId);
+    return !!parent && !parent.version && !!target && !target.version && this.handles.isPendingFile(target.ino) && this.handles.mayDeferCreateIn(parent.ino);
   }
 
   /**
@@ -701,25 +740,32 @@ export class FuseSession {
    */
   private async linkLater(parentId: number, target: Node | undefined, name: string): Promise<Payload | null> {
     const parent = this.mustNode(parentId);
-    if (parent.version || !target || target.version || this.handles.createsPending) return null;
+    if (parent.version || !target || target.version) return null;
+    // while creates are pending: only a link to a file they made (afterLinkable)
+    const after = this.handles.createsPending;
+    if (after && !this.afterLinkable(parentId, target)) return null;
     const path = joinPath(this.nodes.pathOf(parentId), name);
     checkName(name, path);
     const view = await this.fs.view();
-    const inode = await view.inode(target.ino);
-    if (!inode || inode.type === 'dir' || (await view.inode(parent.ino))?.type !== 'dir') return null;
+    const inode = this.handles.createdInode(target.ino) ?? (await view.inode(target.ino));
+    if (!inode || inode.type === 'dir' || (this.handles.createdInode(parent.ino) ?? (await view.inode(parent.ino)))?.type !== 'dir') return null;
     const links = this.shown(view.statOf(target.ino, inode), undefined).nlink;
     if (links === 0 || links >= MAX_LINKS) return null;
     if (await this.headEntry(view, parent.ino, name)) throw fsError('EEXIST', `file exists: ${path}`, path);
-    await this.handles.changeLater({ kind: 'link', parentIno: parent.ino, name, ino: target.ino, type: inode.type, path, time: this.fs.store.clock() });
+    const change = { kind: 'link', parentIno: parent.ino, name, ino: target.ino, type: inode.type, path, time: this.fs.store.clock() } as const;
+    if (after) this.handles.changeAfterCreates(change);
+    else await this.handles.changeLater(change);
     const id = this.nodes.remember(target.ino, parentId, name);
     const { stat } = await this.statNode(id);
     const ttl = this.ttl(undefined);
     return [entryOut(id, stat, ttl, ttl)];
   }
 
-  /** The entry `name` of head directory `dirIno`, with the entry changes not committed yet applied. */
+  /** The entry `name` of head directory `dirIno`, with the creates and entry changes not committed yet applied. */
   private async headEntry(view: FsView, dirIno: number, name: string): Promise<{ ino: number; type: FileType } | undefined> {
-    const pending = this.handles.entries.name(dirIno, name);
+    // newest first: the changes after the pending creates, the creates, the changes before them
+    const after = this.handles.pendingName(dirIno, name);
+    const pending = after !== undefined ? after : this.handles.entries.name(dirIno, name);
     return pending === undefined ? view.lookup(dirIno, name) : (pending ?? undefined);
   }
 
