@@ -686,11 +686,12 @@ export class FuseSession {
   }
 
   /**
-   * UNLINK or RMDIR answered now and committed later (HandleTable.changeLater), after the checks
-   * its commit would make: the entry is there (entry changes not committed yet count), of the
-   * right type, and a directory is empty. False when it must be committed now instead: in a
-   * past version (the commit answers EROFS), while a create is pending, or when a handle here
-   * has the inode open.
+   * UNLINK or RMDIR answered now and committed later (HandleTable.changeLater, or with the
+   * pending creates: changeAfterCreates), after the checks its commit would make: the entry is
+   * there (creates and entry changes not committed yet count), of the right type, and a
+   * directory is empty. False when it must be committed now instead: in a past version (the
+   * commit answers EROFS), while creates are pending unless it unlinks a name they made or
+   * linked (afterRemovable), or when a handle here has the inode open.
    */
   private async removeLater(parentId: number, name: string, dir: boolean): Promise<boolean> {
     const parent = this.mustNode(parentId);
@@ -732,10 +733,12 @@ export class FuseSession {
   }
 
   /**
-   * LINK answered now and committed later (HandleTable.changeLater): git links each new object
-   * to its name and unlinks the temporary name, and both join the next object's create commit.
-   * Checks what the commit would (the name is valid and free, the inode is a head non-directory
-   * with links left); null when it must be committed now instead (a past version, a create
+   * LINK answered now and committed later: with the next commit (HandleTable.changeLater), or —
+   * while creates are pending, for a link to a file one of them made — with their commit, after
+   * them (changeAfterCreates): git links each new object to its name and unlinks the temporary
+   * name, and objects written one after another share a commit. Checks what the commit would
+   * (the name is valid and free, the inode is a head non-directory with links left); null when
+   * it must be committed now instead (a past version, a link to another file while creates are
    * pending, or anything the commit path answers with an error).
    */
   private async linkLater(parentId: number, target: Node | undefined, name: string): Promise<Payload | null> {
