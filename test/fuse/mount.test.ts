@@ -722,7 +722,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       expect([(await other.stat('/objects/ab/o7')).nlink, String(await other.readFile('/objects/ab/o7'))]).toEqual([1, 'object 7']);
       const commits = (await other.log({ after: before })).filter((l) => l.actor === 'fuse');
       expect(commits.length).toBeGreaterThan(0);
-      expect(commits.length).toBeLessThan(10);
+      // 21 when each read commits what waits; a loaded machine stalling the loop for 20 ms at a
+      // time splits them further (CLOSED_MS), so the bound leaves room
+      expect(commits.length).toBeLessThan(15);
       for (const p of ['/objects/ab/o0', '/objects/ab/o19', '/objects/tmp_obj_5']) expect((await other.history(p, { limit: 1 })).entries[0]?.summary, p).toMatch(/link|unlink/);
       // a link to an object committed before, and its removal, as before: answered at once
       fs.linkSync(one, path.join(objects, 'also-one'));
