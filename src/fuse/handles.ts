@@ -263,11 +263,9 @@ export class HandleTable {
    * change the directory at all.
    */
   createdIn(dirIno: number, name?: string): boolean {
-    if (name !== undefined) {
-      const after = this.afterCreates.name(dirIno, name);
-      if (after !== undefined) return after !== null;
-    } else if (this.afterCreates.changes(dirIno)) return true;
-    for (const c of this.pendingCreates()) if (c.parentIno === dirIno && (name === undefined || c.name === name)) return true;
+    if (name !== undefined) return !!this.pendingName(dirIno, name);
+    if (this.afterCreates.changes(dirIno)) return true;
+    for (const c of this.pendingCreates()) if (c.parentIno === dirIno) return true;
     return false;
   }
 
@@ -327,20 +325,13 @@ export class HandleTable {
     for (const d of dirs) this.committingDirs.add(d.ino);
     // each file's earlier commits first (none but a running one: its create is its first)
     await Promise.all(files.map((h) => h.chain));
-    const taken = files.map((h) => {
-      const ops = h.pending;
-      h.pending = [];
-      h.pendingBytes = 0;
-      h.inflight = ops;
-      return { h, ops, create: h.create! };
-    });
+    const taken = files.map((h) => ({ h, ops: takePending(h), create: h.create! }));
     const parts = taken.map(({ h, ops }) => {
-      const bytes = ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0);
-      const attrs = ops.some((op) => op.kind === 'attr');
+      const { bytes, attrs } = describeOps(ops);
       return `${h.path}${bytes > 0 || attrs ? ` (${bytes} bytes${attrs ? ', attributes' : ''})` : ''}`;
     });
     const made = dirs.length > 0 ? mkdirSummary(dirs) : '';
-    const created = parts.length === 0 ? '' : `create ${parts.slice(0, 3).join(', ')}${parts.length > 3 ? ` and ${parts.length - 3} more` : ''}`;
+    const created = parts.length === 0 ? '' : `create ${fewOf(parts)}`;
     const summary = [made, created, after?.summary ?? ''].filter(Boolean).join('; ');
     const commit = (async (): Promise<void> => {
       const renames: Renames = new Map();
@@ -350,10 +341,7 @@ export class HandleTable {
           for (const d of dirs) await writeCreate(tx, d.ino, d.path, d, renames); // parents first
           for (const { h, ops, create } of taken) {
             await writeCreate(tx, h.ino, h.path, create, renames);
-            for (const op of coalesce(ops)) {
-              if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
-              else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
-            }
+            await applyOps(tx, h.ino, ops);
           }
           await after?.apply(tx); // made after the creates they name
           // after everything made in them (mayDeferCreateIn)
@@ -558,12 +546,9 @@ export class HandleTable {
    * it — and does not take the others' changes down with it.
    */
   private async commitLoose(taken: Handle[]): Promise<void> {
-    for (const h of taken) {
-      h.inflight = h.pending;
-      h.pending = [];
-    }
+    for (const h of taken) takePending(h);
     const names = taken.map((h) => h.path);
-    const summary = `setattr ${names.slice(0, 3).join(', ')}${names.length > 3 ? ` and ${names.length - 3} more` : ''}`;
+    const summary = `setattr ${fewOf(names)}`;
     try {
       await this.transaction(this.fs, summary, async (tx) => {
         for (const h of taken) {
@@ -642,20 +627,13 @@ export class HandleTable {
     if (h.create) return this.commitCreatesOrFail();
     const commit = async (): Promise<void> => {
       if (h.pending.length === 0) return;
-      const ops = h.pending;
-      h.pending = [];
-      h.pendingBytes = 0;
-      const bytes = ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0);
-      const attrs = ops.some((op) => op.kind === 'attr');
-      h.inflight = ops;
+      const ops = takePending(h);
+      const { bytes, attrs } = describeOps(ops);
       try {
         const summary = bytes === 0 && attrs ? `setattr ${h.path}` : `write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`;
         await this.transaction(this.fs, summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
-          for (const op of coalesce(ops)) {
-            if (op.kind === 'write') await tx.writeIno(h.ino, op.offset, op.data, op.time);
-            else await tx.setattr(h.ino, { ...op.attr, ctime: op.time });
-          }
+          await applyOps(tx, h.ino, ops);
         });
       } finally {
         h.inflight = [];
@@ -776,9 +754,33 @@ async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate
   tx.batch.meta.summary += `; ${at} was taken meanwhile: kept as ${moved}`; // the log tells where it went
 }
 
+/** The first three of `items` and how many more (every path is in the commit's touched paths). */
+const fewOf = (items: readonly string[]): string => `${items.slice(0, 3).join(', ')}${items.length > 3 ? ` and ${items.length - 3} more` : ''}`;
+
 /** The commit summary for directories made together. */
-const mkdirSummary = (dirs: readonly PendingDir[]): string =>
-  `mkdir ${dirs.slice(0, 3).map((d) => `${d.path}${d.attrs ? ' (attributes)' : ''}`).join(', ')}${dirs.length > 3 ? ` and ${dirs.length - 3} more` : ''}`;
+const mkdirSummary = (dirs: readonly PendingDir[]): string => `mkdir ${fewOf(dirs.map((d) => `${d.path}${d.attrs ? ' (attributes)' : ''}`))}`;
+
+/** Takes a handle's buffered changes for a commit: they stay visible (overlay) as in flight until it ends. */
+function takePending(h: Handle): PendingOp[] {
+  const ops = h.pending;
+  h.pending = [];
+  h.pendingBytes = 0;
+  h.inflight = ops;
+  return ops;
+}
+
+/** How many bytes `ops` write and whether they change attributes (for commit summaries). */
+function describeOps(ops: readonly PendingOp[]): { bytes: number; attrs: boolean } {
+  return { bytes: ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0), attrs: ops.some((op) => op.kind === 'attr') };
+}
+
+/** Writes a handle's buffered changes into `tx`, in order (sequential writes merged). */
+async function applyOps(tx: FsTx, ino: number, ops: PendingOp[]): Promise<void> {
+  for (const op of coalesce(ops)) {
+    if (op.kind === 'write') await tx.writeIno(ino, op.offset, op.data, op.time);
+    else await tx.setattr(ino, { ...op.attr, ctime: op.time });
+  }
+}
 
 /** Merges adjacent sequential writes (the common `cp` pattern) into larger ones; attribute changes keep their place. */
 function coalesce(ops: PendingOp[]): PendingOp[] {

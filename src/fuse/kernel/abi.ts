@@ -129,6 +129,9 @@ export interface InHeader {
 /** fuse_in_header.nodeid alone: what the barriers look at for every request, without the rest. */
 export const nodeidOf = (b: Buffer): number => Number(b.readBigUInt64LE(16));
 
+/** The name at byte `off` of a whole request's body (what the barriers read of LOOKUP, CREATE, MKDIR, UNLINK). */
+export const nameIn = (req: Buffer, off: number): string => cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), off)[0];
+
 export function readInHeader(b: Buffer): InHeader {
   return {
     len: b.readUInt32LE(0),

@@ -49,7 +49,11 @@ export class FuseChannel {
   /** set while the event-loop reader runs: poll() hands what it reads to the same handler */
   private onRequest: ((req: Buffer) => void) | null = null;
   private pollScheduled = false;
-  private pollBuffer: Buffer | null = null;
+  /**
+   * The event-loop reader's buffer, shared by libuv's reads (onread) and poll(): both hand it to
+   * the handler synchronously, and neither runs while the other's request is being dispatched.
+   */
+  private readBuffer: Buffer | null = null;
 
   private constructor(
     readonly fd: number,
@@ -96,8 +100,9 @@ export class FuseChannel {
     // `handle` is an undocumented (long-standing) Socket option: wrap an existing libuv handle.
     // `onread` makes libuv read into our buffer (reused for every read, as the handlers expect),
     // which unlike libuv's own 64 KiB ones has room for a MAX_WRITE request.
+    this.readBuffer = Buffer.allocUnsafe(READ_BUFFER);
     const onread = {
-      buffer: Buffer.allocUnsafe(READ_BUFFER),
+      buffer: this.readBuffer,
       callback: (n: number, chunk: Buffer): void => {
         // one request per read(2); should a stream ever hand over two at once, split by length
         for (let off = 0; off + IN_HEADER <= n; ) {
@@ -177,8 +182,8 @@ export class FuseChannel {
   private poll = (): void => {
     this.pollScheduled = false;
     const onRequest = this.onRequest;
-    if (!onRequest || this.stopped || this.inFlight > 0) return;
-    const buf = (this.pollBuffer ??= Buffer.allocUnsafe(READ_BUFFER));
+    const buf = this.readBuffer;
+    if (!onRequest || !buf || this.stopped || this.inFlight > 0) return;
     const deadline = performance.now() + POLL_US / 1000;
     let n = -1;
     // Every empty read throws a new Error; without a stack trace (which V8 builds by translating

@@ -31,6 +31,7 @@ import {
   writeDirent,
   type InHeader,
   Notify,
+  nameIn,
   nodeidOf,
   storeOut,
 } from './abi.js';
@@ -184,7 +185,7 @@ export class FuseSession {
       if (!node || node.version) return null;
       // a setattr of a pending file is buffered with its writes (HandleTable.bufferAttr); a
       // lookup in a pending directory finds nothing but what is pending in it
-      const name = opcode === Op.LOOKUP ? cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0] : undefined;
+      const name = opcode === Op.LOOKUP ? nameIn(req, 0) : undefined;
       if (opcode === Op.SETATTR && this.handles.isPendingDir(node.ino)) {
         // buffered with the directory (HandleTable.bufferPendingDir), unless it is a truncate
         if ((req.readUInt32LE(IN_HEADER) & Fattr.SIZE) === 0) return null;
@@ -192,8 +193,7 @@ export class FuseSession {
     }
     // a create or mkdir at head waits to be committed with them (or commits them first itself: create())
     if (opcode === Op.CREATE || opcode === Op.MKDIR) {
-      const name = cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), opcode === Op.CREATE ? 16 : 8)[0];
-      if (this.mayDefer(nodeidOf(req), name)) return null;
+      if (this.mayDefer(nodeidOf(req), nameIn(req, opcode === Op.CREATE ? 16 : 8))) return null;
     }
     // reading a file, or listing a directory, that nothing pending is or names (git add reads
     // every file it stores between writing objects): what it sees does not depend on them
@@ -201,7 +201,7 @@ export class FuseSession {
     if ((opcode === Op.READDIR || opcode === Op.READDIRPLUS) && node && (node.version || (!this.handles.createdInode(node.ino) && !this.handles.createdIn(node.ino)))) return null;
     // git's link of a new object to its name and unlink of its temporary name: committed after them
     if (opcode === Op.LINK && this.afterLinkable(nodeidOf(req), this.nodes.get(Number(req.readBigUInt64LE(IN_HEADER))))) return null;
-    if (opcode === Op.UNLINK && this.afterRemovable(nodeidOf(req), cstring(req.subarray(IN_HEADER, req.readUInt32LE(0)), 0)[0])) return null;
+    if (opcode === Op.UNLINK && this.afterRemovable(nodeidOf(req), nameIn(req, 0))) return null;
     return this.handles.commitCreates();
   }
 
