@@ -696,6 +696,10 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     const objects = path.join(mnt, 'objects');
     fs.mkdirSync(path.join(objects, 'ab'), { recursive: true });
     fs.writeFileSync(path.join(objects, 'warm'), 'first create of a mount commits at once');
+    // committed directories to list between objects, as git add lists the working tree
+    const listed = path.join(mnt, 'listed');
+    for (let i = 0; i < 20; i++) fs.mkdirSync(path.join(listed, `d${i}`), { recursive: true });
+    expect(fs.readdirSync(listed)).toHaveLength(20); // a listing commits what waits
     await withOtherSurface(data, async (other) => {
       const before = await other.head();
       const put = (tmp: string, name: string, content: string): void => {
@@ -705,7 +709,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       };
       const names = Array.from({ length: 20 }, (_, i) => `o${i}`);
       names.forEach((name, i) => {
-        // git add reads each file it stores: reading what nothing pending names commits nothing
+        // git add lists directories and reads each file it stores: listing or reading what nothing
+        // pending names commits nothing
+        expect(fs.readdirSync(path.join(listed, `d${i}`))).toEqual([]);
         expect(fs.readFileSync(path.join(objects, 'warm'), 'utf8')).toMatch(/^first create/);
         put(`tmp_obj_${i}`, name, `object ${i}`);
       });
@@ -722,7 +728,7 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       expect([(await other.stat('/objects/ab/o7')).nlink, String(await other.readFile('/objects/ab/o7'))]).toEqual([1, 'object 7']);
       const commits = (await other.log({ after: before })).filter((l) => l.actor === 'fuse');
       expect(commits.length).toBeGreaterThan(0);
-      // 21 when each read commits what waits; a loaded machine stalling the loop for 20 ms at a
+      // 21 when each read or listing commits what waits; a loaded machine stalling the loop for 20 ms at a
       // time splits them further (CLOSED_MS), so the bound leaves room
       expect(commits.length).toBeLessThan(15);
       for (const p of ['/objects/ab/o0', '/objects/ab/o19', '/objects/tmp_obj_5']) expect((await other.history(p, { limit: 1 })).entries[0]?.summary, p).toMatch(/link|unlink/);
