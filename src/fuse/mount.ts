@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fsSync from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -107,11 +107,18 @@ function checkFuse(): void {
 export interface Mounted {
   dir: string;
   driver: FuseDriver;
-  unmount(): Promise<void>;
+  /**
+   * Unmounts, then commits what the mount answered and has not committed yet. When processes
+   * still use the mount it is detached instead (see FuseChannel.unmount; `onDetached` is told)
+   * and this resolves once they let go — they are served, and their writes kept, until then.
+   */
+  unmount(onDetached?: () => void): Promise<void>;
+  /** Resolves when the kernel ended the connection, whoever unmounted (`timefs umount`, fusermount -u). */
+  closed: Promise<void>;
   /**
    * Commits what the mount answered and has not committed yet (buffered writes, pending creates
-   * and removals) and stops the write-back timer; for when it was unmounted from outside
-   * (`timefs umount`, fusermount -u), before closing the store.
+   * and removals) and stops the write-back timer; for when it was unmounted from outside, or
+   * must stop serving now, before closing the store.
    */
   settle(): Promise<void>;
 }
@@ -137,16 +144,17 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   if (driver === 'kernel' && !kernelOk) throw new UserError('the kernel FUSE driver mounts with mount(2) and needs root: run as root, or use --driver libfuse');
   if (options.stats && driver !== 'kernel') throw new UserError('request statistics come from the kernel driver: mount as root without --driver libfuse');
   const fuseFs = fs.withOptions({ actor: 'fuse', staleHeadMs: HEAD_STALE_MS });
-  let unmount: () => Promise<void>;
+  let unmount: (onDetached?: () => void) => Promise<void>;
   let handles: HandleTable;
+  let closed: Promise<void>;
   if (driver === 'kernel') {
     try {
-      ({ unmount, handles } = await mountKernel(fuseFs, abs, { cacheSeconds: { entries: KERNEL_CACHE_TIMEOUT_S, negative: KERNEL_NEGATIVE_TIMEOUT_S }, ...(options.stats ? { stats: options.stats } : {}) }));
+      ({ unmount, handles, closed } = await mountKernel(fuseFs, abs, { cacheSeconds: { entries: KERNEL_CACHE_TIMEOUT_S, negative: KERNEL_NEGATIVE_TIMEOUT_S }, ...(options.stats ? { stats: options.stats } : {}) }));
     } catch (err) {
       throw new UserError(`mount failed at ${abs}: ${(err as Error).message}`);
     }
   } else {
-    ({ unmount, handles } = await mountLibfuse(fuseFs, abs));
+    ({ unmount, handles, closed } = await mountLibfuse(fuseFs, abs));
   }
   // write-back: commit buffered writes, pending creates and entry changes at least every few seconds
   const timer = setInterval(() => void handles.flushAll().catch(() => {}), writebackMs);
@@ -159,14 +167,16 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
     dir: abs,
     driver,
     settle,
-    unmount: async () => {
-      await settle();
-      await unmount();
+    closed,
+    unmount: async (onDetached) => {
+      await handles.flushAll();
+      await unmount(onDetached);
+      await settle(); // what the processes that kept a detached mount busy wrote meanwhile
     },
   };
 }
 
-async function mountLibfuse(fs: AgentFs, abs: string): Promise<{ unmount(): Promise<void>; handles: HandleTable }> {
+async function mountLibfuse(fs: AgentFs, abs: string): Promise<{ unmount(): Promise<void>; handles: HandleTable; closed: Promise<void> }> {
   let Fuse: FuseCtor;
   try {
     Fuse = createRequire(import.meta.url)('fuse-native') as FuseCtor;
@@ -188,10 +198,34 @@ async function mountLibfuse(fs: AgentFs, abs: string): Promise<{ unmount(): Prom
     force: true,
   });
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(new UserError(`mount failed at ${abs}: ${err.message}`)) : resolve())));
-  return { handles, unmount: () => new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve()))) };
+  // fuse-native says nothing when unmounted from outside: the mount table does
+  const closed = new Promise<void>((resolve) => {
+    const watch = setInterval(() => {
+      if (isMounted(abs)) return;
+      clearInterval(watch);
+      resolve();
+    }, 500);
+  });
+  return { handles, closed, unmount: () => new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve()))) };
 }
 
-export function unmountDir(dir: string): void {
+/**
+ * Unmounts dir (fusermount -u). A busy mount (a process has a file or its working directory in
+ * it) is refused with what to do — unless `force`, which detaches it (fusermount -u -z): its
+ * process serves those processes until they let go, then exits.
+ */
+export function unmountDir(dir: string, options: { force?: boolean } = {}): 'unmounted' | 'detached' {
   checkFuse();
-  execFileSync('fusermount', ['-u', path.resolve(dir)], { stdio: 'inherit' });
+  const abs = path.resolve(dir);
+  const run = (args: string[]): string | null => {
+    const r = spawnSync('fusermount', args, { encoding: 'utf8' });
+    return r.status === 0 ? null : (r.stderr || r.error?.message || `fusermount exited with ${r.status}`).trim();
+  };
+  const failed = run(['-u', abs]);
+  if (failed === null) return 'unmounted';
+  if (!/busy/i.test(failed)) throw new UserError(failed);
+  if (!options.force) throw new UserError(`${abs} is busy: a process has a file or its working directory in it (fuser -vm ${abs} lists them). Close them, or detach it with timefs umount --force ${abs} (they are served until they let go)`);
+  const lazy = run(['-u', '-z', abs]);
+  if (lazy !== null) throw new UserError(lazy);
+  return 'detached';
 }

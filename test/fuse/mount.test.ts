@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -832,6 +832,48 @@ describe.runIf(fuse.run)('FUSE mount lifecycle', () => {
     expect(code).toBe(0);
     expect(fs.existsSync(mountPidFile(mnt))).toBe(false);
   });
+
+  // A process holding a file open: writes a line, waits for one on stdin, writes another, closes.
+  const holdOpen = (file: string): { proc: ReturnType<typeof spawn>; exited: Promise<number | null> } => {
+    const proc = spawn('bash', ['-c', 'exec 3>"$1"; echo before >&3; read -r _; echo after >&3; exec 3>&-', '_', file], { stdio: ['pipe', 'ignore', 'inherit'] });
+    return { proc, exited: new Promise((r) => proc.on('exit', r)) };
+  };
+  const exitOf = (proc: ReturnType<typeof spawn>, ms: number): Promise<number | null | string> =>
+    Promise.race([new Promise<number | null>((r) => (proc.exitCode !== null ? r(proc.exitCode) : proc.on('exit', r))), new Promise<string>((r) => setTimeout(() => r(`still running after ${ms} ms`), ms))]);
+
+  for (const how of ['SIGINT', 'timefs umount --force'] as const) {
+    it(`a busy mount: ${how} detaches it and serves the process still using it until it lets go, committing what it writes meanwhile${how === 'SIGINT' ? '' : '; timefs umount without --force refuses, saying what to do'}`, async () => {
+      const m = await startMount(`fuse-busy-${how.split(' ')[0]}`, [], { TIMEFS_WRITEBACK_MS: '600000' });
+      const holder = holdOpen(path.join(m.dir, 'held.txt'));
+      try {
+        await eventually(async () => (fs.existsSync(path.join(m.dir, 'held.txt')) ? fs.readFileSync(path.join(m.dir, 'held.txt'), 'utf8') : ''), 'before\n');
+        if (how === 'SIGINT') {
+          m.proc.kill('SIGINT');
+        } else {
+          const refused = timefs(m.data, ['umount', m.dir]);
+          expect(refused.code).toBe(1);
+          expect(refused.stderr).toContain(`${m.dir} is busy`);
+          expect(refused.stderr).toContain('--force');
+          expect(mounted(m.dir)).toBe(true);
+          const forced = timefs(m.data, ['umount', '--force', m.dir]);
+          expect(forced.code, forced.stderr).toBe(0);
+          expect(forced.stdout).toContain(`detached ${m.dir}`);
+        }
+        // detached: the directory is free at once, the mount process still runs for the holder
+        for (let i = 0; i < 50 && mounted(m.dir); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(mounted(m.dir)).toBe(false);
+        expect(m.proc.exitCode).toBe(null);
+        holder.proc.stdin!.end('go\n');
+        expect(await holder.exited).toBe(0); // its second write and close were served
+        expect(await exitOf(m.proc, 20_000), m.log()).toBe(0);
+        if (how === 'SIGINT') expect(m.log()).toContain('detached it, and serving those processes until they let go');
+        await withOtherSurface(m.data, async (other) => expect(String(await other.readFile('/held.txt'))).toBe('before\nafter\n'));
+      } finally {
+        holder.proc.kill('SIGKILL');
+        await m.stop();
+      }
+    });
+  }
 
   it('a mount removes the pid records of mount processes killed outright, and records its own', async () => {
     const dir = tempDir('fuse-stale-pid');

@@ -41,43 +41,59 @@ export function registerMountCommands(program: Command): void {
       };
       if (stats) process.on('SIGUSR2', report);
       let stopping = false;
+      let detached = false;
+      const exit = (code: number): void => {
+        report();
+        void ctx.close().finally(() => process.exit(code));
+      };
       const stop = (signal: string): void => {
-        if (stopping) return;
+        if (stopping) {
+          if (!detached) return;
+          // asked again while detached: stop serving the processes that still use it (their next
+          // request fails with ENOTCONN) — what they wrote before is committed first
+          logger.warn({ signal }, 'cutting off the processes that still use the detached mount');
+          void m.settle().finally(() => exit(0));
+          return;
+        }
         stopping = true;
         logger.info({ signal }, 'unmounting');
-        m.unmount()
-          .then(() => {
-            report();
+        const onDetached = (): void => {
+          detached = true;
+          logger.warn({ dir: m.dir }, `${m.dir} is busy (a process has a file or its working directory in it): detached it, and serving those processes until they let go; interrupt again to cut them off`);
+        };
+        m.unmount(onDetached).then(
+          () => {
             logger.info({ dir: m.dir }, 'unmounted; closing the store');
-            return ctx.close();
-          })
-          .then(() => process.exit(0), (err: unknown) => {
-            logger.error({ err }, 'unmount failed (busy? close files using it and run timefs umount)');
-            process.exit(1);
-          });
+            exit(0);
+          },
+          (err: unknown) => {
+            logger.error({ err }, 'unmount failed: run timefs umount, or fusermount -u');
+            void m.settle().finally(() => exit(1));
+          },
+        );
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
-      // unmounted from outside (`timefs umount DIR`, fusermount -u): the kernel has released every
-      // file by then, so there is nothing left to serve — exit instead of lingering
-      const watch = setInterval(() => {
-        if (stopping || isMounted(m.dir)) return;
+      // unmounted from outside (`timefs umount DIR`, fusermount -u, even lazily): the kernel ends
+      // the connection once nothing uses the mount any more — nothing is left to serve then
+      void m.closed.then(() => {
+        if (stopping) return;
         stopping = true;
-        clearInterval(watch);
         logger.info({ dir: m.dir }, 'unmounted from outside; committing what is pending, then exiting');
-        void m
-          .settle()
-          .then(() => ctx.close())
-          .finally(() => process.exit(0));
-      }, 500);
+        void m.settle().finally(() => exit(0));
+      });
     });
 
   program
     .command('umount')
     .description('unmount a timefs mount; returns once its process has committed what it had answered and exited')
     .argument('<dir>')
-    .action(async (dir: string, _opts: unknown, cmd: Command) => {
-      unmountDir(dir);
+    .option('-f, --force', 'detach a busy mount: the processes using it are served until they let go')
+    .action(async (dir: string, opts: { force?: boolean }, cmd: Command) => {
+      if (unmountDir(dir, { force: opts.force === true }) === 'detached') {
+        CliContext.of(cmd).print(`detached ${dir}: its mount process serves the processes still using it, commits what they write, and exits when they let go`);
+        return;
+      }
       const waited = await waitForMountProcess(dir, UMOUNT_WAIT_MS);
       if (waited.result === 'timeout') {
         CliContext.of(cmd).print(`unmounted ${dir}, but its mount process (pid ${waited.pid}) is still running after ${UMOUNT_WAIT_MS / 1000} s: changes it had not committed yet may show later (its log says why it is slow)`);

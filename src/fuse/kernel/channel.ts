@@ -251,11 +251,22 @@ export class FuseChannel {
     });
   }
 
-  /** Unmounts (the read loops then end with ENODEV). */
-  unmount(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      execFile('umount', [this.dir], (err, _out, stderr) => (err ? reject(new Error(`umount ${this.dir} failed: ${stderr.trim() || err.message}`)) : resolve()));
-    });
+  /**
+   * Unmounts (the read loops then end with ENODEV). When a process still uses the mount (a file
+   * open, a working directory in it: "target is busy"), detaches it instead (`umount -l`, what
+   * libfuse does as root): the directory is free at once and nothing new can enter, while those
+   * processes go on being served until they let go — only then does the kernel end the connection
+   * (`closed`). Cutting them off would fail their writes; refusing would leave the mount up.
+   * Resolves to how it went.
+   */
+  async unmount(): Promise<'unmounted' | 'detached'> {
+    const umount = (args: string[]): Promise<string | null> =>
+      new Promise((resolve) => execFile('umount', args, (err, _out, stderr) => resolve(err ? stderr.trim() || err.message : null)));
+    const failed = await umount([this.dir]);
+    if (failed === null) return 'unmounted';
+    // busy (or gone already, when the lazy unmount fails too): the first error says why
+    if ((await umount(['-l', this.dir])) !== null) throw new Error(`umount ${this.dir} failed: ${failed}`);
+    return 'detached';
   }
 
   /** After the kernel's DESTROY: stop reading. */

@@ -19,7 +19,7 @@ export async function mountKernel(
   fs: AgentFs,
   dir: string,
   options: { cacheSeconds: CacheSeconds; stats?: RequestStats },
-): Promise<{ handles: HandleTable; unmount(): Promise<void>; closed: Promise<void> }> {
+): Promise<{ handles: HandleTable; unmount(onDetached?: () => void): Promise<void>; closed: Promise<void> }> {
   const from = await fs.head(); // before mounting: nothing may fail between mount and start
   const channel = FuseChannel.mount(dir, { fsname: `timefs:${fs.agent}` });
   const invalidator = new CacheInvalidator(channel);
@@ -32,9 +32,10 @@ export async function mountKernel(
   return {
     handles,
     closed: channel.closed,
-    unmount: async () => {
-      invalidator.stop();
-      await channel.unmount();
+    // resolves once the kernel ended the connection: after a detach (busy), when the last
+    // process using the mount let go; onDetached says that is what it waits for
+    unmount: async (onDetached) => {
+      if ((await channel.unmount()) === 'detached') onDetached?.();
       await channel.closed;
     },
   };
