@@ -37,7 +37,7 @@ const INO_RESERVE = 1024;
 /** A create commit reserves more once fewer than this many are left. */
 const INO_LOW = 256;
 
-/** A file made through a handle and not committed yet: it is committed with the handle's first flush. */
+/** A file made through a handle and not committed yet: committed once closed (with the files closed after it), or before anything needs it. */
 export interface PendingCreate {
   parentIno: number;
   name: string;

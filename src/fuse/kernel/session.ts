@@ -655,8 +655,8 @@ export class FuseSession {
   }
 
   /**
-   * CREATE of a file opened for writing, committed with the file's first flush instead of now
-   * (HandleTable.createOpen), or MKDIR, committed with the first file made in the directory
+   * CREATE of a file opened for writing, committed once it is closed (sharing a commit with the
+   * files closed after it) instead of now (HandleTable.createOpen), or MKDIR, committed with the first file made in the directory
    * (HandleTable.mkdirLater) — under a reserved inode number. Checks what the create commit will
    * check, so that it fails here, not at close: the directory is a head directory (EROFS), the
    * name is valid and free. Another surface taking the name in between makes the close fail.
@@ -682,7 +682,10 @@ export class FuseSession {
       return [entry];
     }
     const handle = this.handles.createOpen(ino, path, { parentIno: parent.ino, name, inode });
-    return [entry, openOut(handle.fd, 0)];
+    // no FLUSH at close(2): for a file not committed yet it would do what RELEASE does (wait to
+    // share a commit: HandleTable.flushOnClose), and close(2) waits for a FLUSH but not for a
+    // RELEASE — one round trip less for every file tar, cp or git makes
+    return [entry, openOut(handle.fd, FOPEN_NOFLUSH)];
   }
 
   /**
