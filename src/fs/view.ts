@@ -156,8 +156,9 @@ export class FsView {
     };
   }
 
-  async readdir(ino: number, path?: string): Promise<DirEntry[]> {
-    const inode = await this.mustInode(ino, path);
+  /** A directory's entries; `inode`: the directory's, when the caller has read it already. */
+  async readdir(ino: number, path?: string, inode?: Inode): Promise<DirEntry[]> {
+    inode ??= await this.mustInode(ino, path);
     if (inode.type !== 'dir') throw fsError('ENOTDIR', `not a directory: ${path ?? ino}`, path);
     const entries = await this.reader.list(direntPrefix(ino));
     return entries.map((e) => {

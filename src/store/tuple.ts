@@ -68,4 +68,39 @@ function slow(items: readonly unknown[]): Buffer {
   return out;
 }
 
-export const unpack = (bytes: Buffer): unknown[] => tuple.unpack(bytes) as unknown[];
+/**
+ * Unpacks a tuple: fast for what pack() writes fast (strings, byte strings, integers up to 2^53),
+ * `fdb-tuple` for anything else (NUL escapes, other types, bigger integers). fdb-tuple decodes
+ * through a generic reader and was ~2.5 µs of every key a scan returns (a directory listing
+ * unpacks one per entry). Invariant: equal to `tuple.unpack` for every input (property-tested).
+ */
+export function unpack(bytes: Buffer): unknown[] {
+  const out: unknown[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const code = bytes[pos]!;
+    if (code === STRING || code === BYTES) {
+      const end = bytes.indexOf(0, pos + 1);
+      // no terminator, or an escaped NUL (0x00 0xff) inside: the library's job
+      if (end < 0 || bytes[end + 1] === 0xff) return tuple.unpack(bytes) as unknown[];
+      out.push(code === STRING ? bytes.toString('utf8', pos + 1, end) : Buffer.from(bytes.subarray(pos + 1, end)));
+      pos = end + 1;
+    } else if (code >= INT_ZERO - 7 && code <= INT_ZERO + 7) {
+      const len = Math.abs(code - INT_ZERO);
+      if (pos + 1 + len > bytes.length) return tuple.unpack(bytes) as unknown[];
+      let magnitude = 0;
+      for (let i = 1; i <= len; i++) {
+        const byte = bytes[pos + i]!;
+        magnitude = magnitude * 256 + (code < INT_ZERO ? 255 - byte : byte);
+      }
+      // seven bytes may exceed 2^53 (the library decides what that becomes); a negative zero
+      // is no valid encoding
+      if (magnitude > Number.MAX_SAFE_INTEGER || (magnitude === 0 && code !== INT_ZERO)) return tuple.unpack(bytes) as unknown[];
+      out.push(code < INT_ZERO ? -magnitude : magnitude);
+      pos += 1 + len;
+    } else {
+      return tuple.unpack(bytes) as unknown[];
+    }
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import * as tuple from 'fdb-tuple';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pack } from '../../src/store/tuple.js';
+import { pack, unpack } from '../../src/store/tuple.js';
 
 const item = fc.oneof(
   fc.string({ unit: 'grapheme', maxLength: 40 }),
@@ -22,6 +22,21 @@ describe('tuple packing', () => {
       }),
       { numRuns: 5000 },
     );
+  });
+
+  it('unpacks what fdb-tuple unpacks, for every tuple', () => {
+    fc.assert(
+      fc.property(fc.array(item, { maxLength: 6 }), (items) => {
+        const packed = tuple.pack(items as tuple.TupleItem[]);
+        expect(unpack(packed)).toStrictEqual(tuple.unpack(packed));
+      }),
+      { numRuns: 5000 },
+    );
+    // the edges of the fast path: escaped NULs, seven-byte integers on either side of 2^53
+    for (const items of [['a\u0000b', 1], [Buffer.from([0, 0xff, 0])], [2 ** 53 - 1, -(2 ** 53 - 1)], [2n ** 53n, -(2n ** 53n)], [2 ** 48, -(2 ** 48)], [0, -1, 1]]) {
+      const packed = tuple.pack(items as tuple.TupleItem[]);
+      expect(unpack(packed)).toStrictEqual(tuple.unpack(packed));
+    }
   });
 
   it('handles tuples larger than its scratch buffer', () => {

@@ -876,7 +876,7 @@ export class FuseSession {
     let { listing, index } = this.listings.find(nodeId, offset);
     if (!listing) {
       const inode = await view.mustInode(node.ino);
-      const committed = await view.readdir(node.ino);
+      const committed = await view.readdir(node.ino, undefined, inode);
       // with the unlinks, rmdirs and links made here and not committed yet (HandleTable.changeLater)
       const listed = node.version ? committed : this.handles.entries.listing(node.ino, committed);
       const stats = plus ? await view.inodesOf(listed.map((e) => e.ino)) : null;
