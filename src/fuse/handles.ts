@@ -79,6 +79,10 @@ export interface Handle {
   closed?: boolean;
   /** runs once a closed handle's create is committed */
   onCommitted?: () => void;
+  /** the commit a write started in the background past MAX_BUFFERED (see write()) */
+  writeback?: Promise<void>;
+  /** why a background commit failed: the handle's next write, fsync or close reports it */
+  failed?: unknown;
 }
 
 /**
@@ -464,10 +468,29 @@ export class HandleTable {
 
   /** Buffers a write; `data` must be the caller's own copy (both drivers reuse request buffers). */
   async write(h: Handle, offset: number, data: Buffer): Promise<void> {
+    reportFailure(h);
     h.pending.push({ kind: 'write', offset, data, time: this.clock() });
     h.pendingBytes += data.length;
     h.written = true;
-    if (h.pendingBytes >= MAX_BUFFERED) await this.flush(h);
+    if (h.pendingBytes < MAX_BUFFERED) return;
+    // Committed in the background: the writer fills the next MAX_BUFFERED while this batch's
+    // chunks are hashed, then written and fsynced by the thread pool — one such commit per handle
+    // at a time. A failure is reported by the handle's next write, fsync or close, as a local
+    // filesystem reports a failed write-back, and logged if the handle is released first.
+    if (h.writeback) await h.writeback;
+    const run = this.flush(h).catch((err: unknown) => {
+      h.failed ??= err;
+    });
+    h.writeback = run;
+    void run.then(() => {
+      if (h.writeback === run) h.writeback = undefined;
+    });
+  }
+
+  /** FSYNC: commits the handle's changes and reports a background commit's failure (see write()). */
+  async fsync(h: Handle): Promise<void> {
+    await this.flush(h);
+    reportFailure(h);
   }
 
   /**
@@ -649,7 +672,7 @@ export class HandleTable {
    * share its commit; anything else is committed now.
    */
   async flushOnClose(h: Handle): Promise<void> {
-    if (!h.create) return this.flush(h);
+    if (!h.create) return this.fsync(h);
     this.closedPending();
   }
 
@@ -674,7 +697,10 @@ export class HandleTable {
    * committed yet, kept until its create is (see flushOnClose); `onCommitted` runs once it is.
    */
   async release(h: Handle, onCommitted?: () => void): Promise<void> {
+    // nothing is left to report a failed background commit to: the kernel ignores RELEASE's answer
+    const lost = (err: unknown): void => console.error(`timefs fuse: committing what was written to ${h.path} failed; those writes are lost`, err);
     if (h.create) {
+      if (h.failed !== undefined) lost(h.failed);
       h.closed = true;
       this.fs.unretain(h.ino); // no process has it open any more (see AgentFs.unretain)
       if (onCommitted) h.onCommitted = onCommitted;
@@ -682,7 +708,10 @@ export class HandleTable {
       return;
     }
     try {
-      await this.flush(h);
+      await this.fsync(h);
+    } catch (err) {
+      lost(err);
+      throw err;
     } finally {
       this.handles.delete(h.fd);
       await this.fs.release(h.ino);
@@ -761,6 +790,14 @@ const fewOf = (items: readonly string[]): string => `${items.slice(0, 3).join(',
 const mkdirSummary = (dirs: readonly PendingDir[]): string => `mkdir ${fewOf(dirs.map((d) => `${d.path}${d.attrs ? ' (attributes)' : ''}`))}`;
 
 /** Takes a handle's buffered changes for a commit: they stay visible (overlay) as in flight until it ends. */
+/** Throws (once) why a background commit of the handle failed (see HandleTable.write). */
+function reportFailure(h: Handle): void {
+  if (h.failed === undefined) return;
+  const err = h.failed;
+  h.failed = undefined;
+  throw err;
+}
+
 function takePending(h: Handle): PendingOp[] {
   const ops = h.pending;
   h.pending = [];

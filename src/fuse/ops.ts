@@ -117,12 +117,12 @@ export function fuseOps(fs: AgentFs, callerOf: () => Caller | undefined = () => 
     },
     flush: (_path: string, fd: number, cb: Cb) => {
       const h = handles.get(fd);
-      run(cb, async () => (h ? handles.flush(h) : undefined));
+      run(cb, async () => (h ? handles.fsync(h) : undefined));
     },
     fsync: (_path: string, _datasync: number, fd: number, cb: Cb) => {
       const h = handles.get(fd);
       run(cb, async () => {
-        if (h) await handles.flush(h);
+        if (h) await handles.fsync(h);
         await fs.sync();
       });
     },

@@ -343,7 +343,7 @@ export class FuseSession {
         const release = h.opcode === Op.RELEASE;
         return this.run(h, async () => {
           if (handle && release) await this.handles.release(handle, handle.written && !handle.version ? () => this.storePages(h.nodeid, handle.ino) : undefined);
-          else if (handle) await (h.opcode === Op.FSYNC ? this.handles.flush(handle) : this.handles.flushOnClose(handle));
+          else if (handle) await (h.opcode === Op.FSYNC ? this.handles.fsync(handle) : this.handles.flushOnClose(handle));
           if (h.opcode === Op.FSYNC) await this.sync();
           return [];
         });
