@@ -159,23 +159,35 @@ export interface Attr {
   rdev: number;
 }
 
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * A safe integer as a little-endian 64-bit field (two's complement when negative). Without a
+ * BigInt per field: writeBigUInt64LE(BigInt(n)) was 7.5% of a READDIRPLUS (ten such fields per entry).
+ */
+export function write64(b: Buffer, n: number, off: number): void {
+  const hi = Math.floor(n / TWO_32);
+  b.writeUInt32LE(n - hi * TWO_32, off);
+  b.writeInt32LE(hi, off + 4);
+}
+
 /** ms (with a fractional µs part) → [seconds, nanoseconds]; negative times round toward -∞. */
-export function splitTime(ms: number): [bigint, number] {
+export function splitTime(ms: number): [number, number] {
   const s = Math.floor(ms / 1000);
   const ns = Math.min(999_999_999, Math.max(0, Math.round((ms - s * 1000) * 1e6)));
-  return [BigInt(s), ns];
+  return [s, ns];
 }
 
 export function writeAttr(b: Buffer, off: number, a: Attr): void {
-  b.writeBigUInt64LE(BigInt(a.ino), off);
-  b.writeBigUInt64LE(BigInt(a.size), off + 8);
-  b.writeBigUInt64LE(BigInt(a.blocks), off + 16);
+  write64(b, a.ino, off);
+  write64(b, a.size, off + 8);
+  write64(b, a.blocks, off + 16);
   const [as, ans] = splitTime(a.atimeMs);
   const [ms, mns] = splitTime(a.mtimeMs);
   const [cs, cns] = splitTime(a.ctimeMs);
-  b.writeBigInt64LE(as, off + 24);
-  b.writeBigInt64LE(ms, off + 32);
-  b.writeBigInt64LE(cs, off + 40);
+  write64(b, as, off + 24);
+  write64(b, ms, off + 32);
+  write64(b, cs, off + 40);
   b.writeUInt32LE(ans, off + 48);
   b.writeUInt32LE(mns, off + 52);
   b.writeUInt32LE(cns, off + 56);
@@ -189,19 +201,19 @@ export function writeAttr(b: Buffer, off: number, a: Attr): void {
 }
 
 /** seconds → [whole seconds, nanoseconds] for the *_valid fields */
-function validity(seconds: number): [bigint, number] {
+function validity(seconds: number): [number, number] {
   const s = Math.floor(seconds);
-  return [BigInt(s), Math.round((seconds - s) * 1e9)];
+  return [s, Math.round((seconds - s) * 1e9)];
 }
 
 /** fuse_entry_out; nodeid 0 = a negative entry (cached "no such name" for `entryValid`). */
 export function writeEntry(b: Buffer, off: number, nodeid: number, attr: Attr | null, entryValid: number, attrValid: number): void {
   const [es, ens] = validity(entryValid);
   const [as, ans] = validity(attrValid);
-  b.writeBigUInt64LE(BigInt(nodeid), off);
-  b.writeBigUInt64LE(0n, off + 8); // generation: inode numbers are never reused
-  b.writeBigUInt64LE(es, off + 16);
-  b.writeBigUInt64LE(as, off + 24);
+  write64(b, nodeid, off);
+  write64(b, 0, off + 8); // generation: inode numbers are never reused
+  write64(b, es, off + 16);
+  write64(b, as, off + 24);
   b.writeUInt32LE(ens, off + 32);
   b.writeUInt32LE(ans, off + 36);
   if (attr) writeAttr(b, off + 40, attr);
@@ -217,7 +229,7 @@ export function entryOut(nodeid: number, attr: Attr | null, entryValid: number, 
 export function attrOut(attr: Attr, attrValid: number): Buffer {
   const b = Buffer.allocUnsafe(ATTR_OUT);
   const [s, ns] = validity(attrValid);
-  b.writeBigUInt64LE(s, 0);
+  write64(b, s, 0);
   b.writeUInt32LE(ns, 8);
   b.writeUInt32LE(0, 12);
   writeAttr(b, 16, attr);
@@ -226,7 +238,7 @@ export function attrOut(attr: Attr, attrValid: number): Buffer {
 
 export function openOut(fh: number, flags: number): Buffer {
   const b = Buffer.alloc(16);
-  b.writeBigUInt64LE(BigInt(fh), 0);
+  write64(b, fh, 0);
   b.writeUInt32LE(flags, 8);
   return b;
 }
@@ -264,8 +276,8 @@ export function writeDirent(b: Buffer, off: number, e: { ino: number; next: numb
     writeEntry(b, p, plus.nodeid, plus.attr, plus.entryValid, plus.attrValid);
     p += ENTRY_OUT;
   }
-  b.writeBigUInt64LE(BigInt(e.ino), p);
-  b.writeBigUInt64LE(BigInt(e.next), p + 8);
+  write64(b, e.ino, p);
+  write64(b, e.next, p + 8);
   b.writeUInt32LE(e.name.length, p + 16);
   b.writeUInt32LE(e.type, p + 20);
   e.name.copy(b, p + 24);

@@ -894,14 +894,23 @@ export class FuseSession {
       this.listings.drop(listing);
       return [];
     }
-    const out = Buffer.allocUnsafe(size);
+    // the entries that fit, then a buffer of just their size: most listings are far smaller than
+    // the kernel's page, and a small buffer comes from Node's pool instead of a fresh allocation
+    const names: Buffer[] = [];
+    let need = 0;
+    for (let i = index; i < entries.length; i++) {
+      const name = Buffer.from(entries[i]!.name);
+      if (need + direntSize(name.length, plus) > size) break;
+      need += direntSize(name.length, plus);
+      names.push(name);
+    }
+    const out = Buffer.allocUnsafe(need);
     let used = 0;
     const version = node.version;
     const ttl = this.ttl(version);
-    for (let i = index; i < entries.length; i++) {
+    for (let i = index; i < index + names.length; i++) {
       const e = entries[i]!;
-      const name = Buffer.from(e.name);
-      if (used + direntSize(name.length, plus) > size) break;
+      const name = names[i - index]!;
       const dirent = { ino: e.ino, next: this.listings.offsetAfter(listing, i), type: DT[e.type] ?? 0, name };
       if (!plus) used = writeDirent(out, used, dirent);
       else if (i < 2 || !e.stat) used = writeDirent(out, used, dirent, { nodeid: 0, attr: null, entryValid: 0, attrValid: 0 });
