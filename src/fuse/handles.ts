@@ -487,7 +487,7 @@ export class HandleTable {
     });
   }
 
-  /** FSYNC: commits the handle's changes and reports a background commit's failure (see write()). */
+  /** FSYNC, and FLUSH of a committed file: commits the handle's changes and reports a background commit's failure (see write()). */
   async fsync(h: Handle): Promise<void> {
     await this.flush(h);
     reportFailure(h);
@@ -789,7 +789,6 @@ const fewOf = (items: readonly string[]): string => `${items.slice(0, 3).join(',
 /** The commit summary for directories made together. */
 const mkdirSummary = (dirs: readonly PendingDir[]): string => `mkdir ${fewOf(dirs.map((d) => `${d.path}${d.attrs ? ' (attributes)' : ''}`))}`;
 
-/** Takes a handle's buffered changes for a commit: they stay visible (overlay) as in flight until it ends. */
 /** Throws (once) why a background commit of the handle failed (see HandleTable.write). */
 function reportFailure(h: Handle): void {
   if (h.failed === undefined) return;
@@ -798,6 +797,7 @@ function reportFailure(h: Handle): void {
   throw err;
 }
 
+/** Takes a handle's buffered changes for a commit: they stay visible (overlay) as in flight until it ends. */
 function takePending(h: Handle): PendingOp[] {
   const ops = h.pending;
   h.pending = [];

@@ -187,13 +187,13 @@ export class FuseChannel {
     const deadline = performance.now() + POLL_US / 1000;
     let n = -1;
     // Every empty read throws a new Error; without a stack trace (which V8 builds by translating
-    // optimized frames) a round of this loop takes less, so a request is picked up sooner and the
-    // loop leaves less garbage. Not 0 but a non-number: V8 skips the capture only then — with 0 it
-    // still summarizes the top optimized frame, this one (perf, git add: 6% of the mount's CPU
-    // in CaptureAndSetErrorStack). Restored before any handler runs.
-    const errorClass = Error as { stackTraceLimit: unknown };
-    const stackTraceLimit = errorClass.stackTraceLimit;
-    errorClass.stackTraceLimit = undefined;
+    // optimized frames) a round of this loop takes ~5 µs instead of ~7, so a request is picked up
+    // sooner and the loop leaves less garbage. Restored before any handler runs. (A non-number
+    // limit skips the capture entirely — with 0 V8 still summarizes this frame, 6% of the mount's
+    // CPU in git add — but then this function ran unoptimized: untar 4.64 s against 4.35 s, four
+    // alternating rounds. So 0.)
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       for (;;) {
         try {
@@ -207,7 +207,7 @@ export class FuseChannel {
         }
       }
     } finally {
-      errorClass.stackTraceLimit = stackTraceLimit;
+      Error.stackTraceLimit = stackTraceLimit;
     }
     if (n >= IN_HEADER) this.dispatch(onRequest, buf.subarray(0, n));
     if (this.inFlight === 0) this.schedulePoll(); // a FORGET, or answered at once
