@@ -77,32 +77,34 @@ export class WriteBatch implements KeyReader {
     this.writes.set(id, { key, packed, value });
   }
 
-  /** Merges the keys written since the last list() into `order`. */
+  /**
+   * Merges the keys written since the last list() into `order`: each new key's place is found by
+   * binary search, and the runs of `order` between them are copied without comparing. (A merge
+   * comparing every key of `order` made each list() of a big commit cost a compare per write so
+   * far: the mount's rm -rf commits 224 removals at once, and each rmdir's emptiness check
+   * lists — 58 µs of its 75.) Written keys are never in `order` already (put() adds each once).
+   */
   private sortIn(): void {
     if (this.unordered.length === 0) return;
     const added = this.unordered.sort(Buffer.compare);
     this.unordered = [];
     const old = this.order;
     const merged: Buffer[] = new Array<Buffer>(old.length + added.length);
-    let i = 0;
-    let j = 0;
+    let from = 0;
     let k = 0;
-    while (i < old.length && j < added.length) merged[k++] = Buffer.compare(old[i]!, added[j]!) <= 0 ? old[i++]! : added[j++]!;
-    while (i < old.length) merged[k++] = old[i++]!;
-    while (j < added.length) merged[k++] = added[j++]!;
+    for (const key of added) {
+      const at = lowerBound(old, key, from);
+      for (let i = from; i < at; i++) merged[k++] = old[i]!;
+      merged[k++] = key;
+      from = at;
+    }
+    for (let i = from; i < old.length; i++) merged[k++] = old[i]!;
     this.order = merged;
   }
 
   /** The index in `order` of the first key >= `packed`. */
   private lowerBound(packed: Buffer): number {
-    let lo = 0;
-    let hi = this.order.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (Buffer.compare(this.order[mid]!, packed) < 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.order, packed, 0);
   }
 
   /** Records a path for the commit log (deduplicated). */
@@ -146,4 +148,16 @@ export class WriteBatch implements KeyReader {
     const sorted = [...merged.values()].sort((a, b) => Buffer.compare(a.packed, b.packed));
     return options.limit !== undefined ? sorted.slice(0, options.limit) : sorted;
   }
+}
+
+/** The index of the first key >= `packed` in sorted `keys`, from index `from` on. */
+function lowerBound(keys: readonly Buffer[], packed: Buffer, from: number): number {
+  let lo = from;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(keys[mid]!, packed) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
