@@ -656,8 +656,8 @@ export class FuseSession {
 
   /**
    * CREATE of a file opened for writing, committed once it is closed (sharing a commit with the
-   * files closed after it) instead of now (HandleTable.createOpen), or MKDIR, committed with the first file made in the directory
-   * (HandleTable.mkdirLater) — under a reserved inode number. Checks what the create commit will
+   * files closed after it) instead of now (HandleTable.createOpen), or MKDIR, committed with the
+   * first file made in the directory (HandleTable.mkdirLater) — under a reserved inode number. Checks what the create commit will
    * check, so that it fails here, not at close: the directory is a head directory (EROFS), the
    * name is valid and free. Another surface taking the name in between makes the close fail.
    */
