@@ -79,7 +79,7 @@ export interface Handle {
   closed?: boolean;
   /** runs once a closed handle's create is committed */
   onCommitted?: () => void;
-  /** the commit a write started in the background past MAX_BUFFERED (see write()) */
+  /** the last commit a write started in the background past MAX_BUFFERED (see write()); settled once done */
   writeback?: Promise<void>;
   /** why a background commit failed: the handle's next write, fsync or close reports it */
   failed?: unknown;
@@ -477,13 +477,9 @@ export class HandleTable {
     // chunks are hashed, then written and fsynced by the thread pool — one such commit per handle
     // at a time. A failure is reported by the handle's next write, fsync or close, as a local
     // filesystem reports a failed write-back, and logged if the handle is released first.
-    if (h.writeback) await h.writeback;
-    const run = this.flush(h).catch((err: unknown) => {
+    await h.writeback;
+    h.writeback = this.flush(h).catch((err: unknown) => {
       h.failed ??= err;
-    });
-    h.writeback = run;
-    void run.then(() => {
-      if (h.writeback === run) h.writeback = undefined;
     });
   }
 
@@ -718,7 +714,6 @@ export class HandleTable {
     }
     onCommitted?.();
   }
-
 
   /** After creates were committed under other names (writeCreate): says so, and keeps handle paths right. */
   private conflicted(renames: Renames): void {

@@ -82,12 +82,12 @@ export function unpack(bytes: Buffer): unknown[] {
     if (code === STRING || code === BYTES) {
       const end = bytes.indexOf(0, pos + 1);
       // no terminator, or an escaped NUL (0x00 0xff) inside: the library's job
-      if (end < 0 || bytes[end + 1] === 0xff) return tuple.unpack(bytes) as unknown[];
+      if (end < 0 || bytes[end + 1] === 0xff) return slowUnpack(bytes);
       out.push(code === STRING ? bytes.toString('utf8', pos + 1, end) : Buffer.from(bytes.subarray(pos + 1, end)));
       pos = end + 1;
     } else if (code >= INT_ZERO - 7 && code <= INT_ZERO + 7) {
       const len = Math.abs(code - INT_ZERO);
-      if (pos + 1 + len > bytes.length) return tuple.unpack(bytes) as unknown[];
+      if (pos + 1 + len > bytes.length) return slowUnpack(bytes);
       let magnitude = 0;
       for (let i = 1; i <= len; i++) {
         const byte = bytes[pos + i]!;
@@ -95,12 +95,16 @@ export function unpack(bytes: Buffer): unknown[] {
       }
       // seven bytes may exceed 2^53 (the library decides what that becomes); a negative zero
       // is no valid encoding
-      if (magnitude > Number.MAX_SAFE_INTEGER || (magnitude === 0 && code !== INT_ZERO)) return tuple.unpack(bytes) as unknown[];
+      if (magnitude > Number.MAX_SAFE_INTEGER || (magnitude === 0 && code !== INT_ZERO)) return slowUnpack(bytes);
       out.push(code < INT_ZERO ? -magnitude : magnitude);
       pos += 1 + len;
     } else {
-      return tuple.unpack(bytes) as unknown[];
+      return slowUnpack(bytes);
     }
   }
   return out;
+}
+
+function slowUnpack(bytes: Buffer): unknown[] {
+  return tuple.unpack(bytes) as unknown[];
 }

@@ -551,8 +551,8 @@ export class FuseSession {
     return { node, view: await this.fs.view(node.version) };
   }
 
-  /** A node's inode: at head, a file or directory made here and not committed yet is one too. */
-  private async inodeOf(node: Node, view: FsView): Promise<Inode> {
+  /** A node's inode (or an inode's, at a version): at head, a file or directory made here and not committed yet is one too. */
+  private async inodeOf(node: Pick<Node, 'ino' | 'version'>, view: FsView): Promise<Inode> {
     return (!node.version && this.handles.createdInode(node.ino)) || view.mustInode(node.ino);
   }
 
@@ -584,7 +584,7 @@ export class FuseSession {
     }
     const ttl = this.ttl(version);
     if (ino === undefined) return [entryOut(0, null, version ? ttl : this.cacheSeconds.negative, 0)]; // cached "no such name"
-    const stat = view.statOf(ino, (!version && this.handles.createdInode(ino)) || (await view.mustInode(ino)));
+    const stat = view.statOf(ino, await this.inodeOf({ ino, version }, view));
     const id = this.nodes.remember(ino, parentId, name, version);
     return [entryOut(id, this.shown(stat, version), ttl, ttl)];
   }
@@ -603,8 +603,14 @@ export class FuseSession {
    * the new file would meet the old one there).
    */
   private mayDefer(parentId: number, name: string): boolean {
+    const parent = this.deferrableDir(parentId);
+    return !!parent && this.handles.afterCreates.name(parent.ino, name) === undefined;
+  }
+
+  /** Node `parentId` when it is a head directory in which one more change may wait for the pending creates' commit (HandleTable.mayDeferCreateIn). */
+  private deferrableDir(parentId: number): Node | undefined {
     const parent = this.nodes.get(parentId);
-    return !!parent && !parent.version && this.handles.mayDeferCreateIn(parent.ino) && this.handles.afterCreates.name(parent.ino, name) === undefined;
+    return parent && !parent.version && this.handles.mayDeferCreateIn(parent.ino) ? parent : undefined;
   }
 
   /**
@@ -723,16 +729,15 @@ export class FuseSession {
    * head directory that may take more (no buffered attributes: mayDeferCreateIn).
    */
   private afterRemovable(parentId: number, name: string): boolean {
-    const parent = this.nodes.get(parentId);
-    if (!parent || parent.version || !this.handles.mayDeferCreateIn(parent.ino)) return false;
+    const parent = this.deferrableDir(parentId);
+    if (!parent) return false;
     const pending = this.handles.pendingName(parent.ino, name);
     return !!pending && pending.type !== 'dir';
   }
 
   /** Whether a link of `target` into directory `parentId` may wait for the pending creates' commit: a file they made, into a head directory that may take more. */
   private afterLinkable(parentId: number, target: Node | undefined): boolean {
-    const parent = this.nodes.get(parentId);
-    return !!parent && !parent.version && !!target && !target.version && this.handles.isPendingFile(target.ino) && this.handles.mayDeferCreateIn(parent.ino);
+    return !!this.deferrableDir(parentId) && !!target && !target.version && this.handles.isPendingFile(target.ino);
   }
 
   /**
