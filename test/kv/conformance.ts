@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { prefixEnd } from '../../src/kv/bytes.js';
 import type { KvEngine } from '../../src/kv/types.js';
@@ -51,6 +52,32 @@ export function engineConformance(
       // a reverse seek: greatest key <= k3
       const seek = await kv.getRange(b('k'), Buffer.concat([b('k3'), Buffer.from([0])]), { reverse: true, limit: 1 });
       expect(s(seek[0]?.key)).toBe('k3');
+      await kv.close();
+    });
+
+    it('reads any range of binary keys and values as a sorted model does (NUL bytes, empty and 70 KB values)', async () => {
+      const kv = await fresh();
+      // few distinct bytes, so keys share prefixes and ranges hold several rows
+      const key = fc.uint8Array({ minLength: 1, maxLength: 6 }).map((a) => Buffer.from(a.map((x) => [0x00, 0x01, 0x2c, 0x30, 0x7f, 0xff][x % 6]!)));
+      const value = fc.oneof(
+        { weight: 8, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+        { weight: 1, arbitrary: fc.constant(new Uint8Array(0)) },
+        { weight: 1, arbitrary: fc.integer({ min: 60_000, max: 70_000 }).map((n) => new Uint8Array(n).fill(0x2c)) },
+      );
+      const rows = fc.sample(fc.uniqueArray(fc.tuple(key, value), { minLength: 1, maxLength: 300, selector: ([k]) => k.toString('hex') }), { numRuns: 1, seed: 5 })[0]!;
+      await kv.transact(async (tx) => rows.forEach(([k, v]) => tx.set(k, Buffer.from(v))));
+      const model = rows.map(([k, v]) => ({ key: k, value: Buffer.from(v) })).sort((x, y) => Buffer.compare(x.key, y.key));
+      await fc.assert(
+        fc.asyncProperty(key, key, fc.option(fc.integer({ min: 0, max: 40 })), fc.boolean(), async (begin, end, limit, reverse) => {
+          const inRange = model.filter((p) => Buffer.compare(p.key, begin) >= 0 && Buffer.compare(p.key, end) < 0);
+          const ordered = reverse ? inRange.reverse() : inRange;
+          const expected = limit === null ? ordered : ordered.slice(0, limit);
+          const got = await kv.getRange(begin, end, { reverse, ...(limit === null ? {} : { limit }) });
+          expect(got.map((p) => p.key.toString('hex'))).toEqual(expected.map((p) => p.key.toString('hex')));
+          expect(got.map((p) => p.value.toString('hex'))).toEqual(expected.map((p) => p.value.toString('hex')));
+        }),
+        { numRuns: 300, seed: 7 },
+      );
       await kv.close();
     });
 
