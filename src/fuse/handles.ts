@@ -646,6 +646,10 @@ export class HandleTable {
     if (h.create) return this.commitCreatesOrFail();
     const commit = async (): Promise<void> => {
       if (h.pending.length === 0) return;
+      // after the creates answered before these changes: no version may show this file changed
+      // but not the files made before it (a manifest naming a file that its version lacks). A
+      // closed handle is flushed only when dropped, from inside the creates' commit (drop).
+      if (this.createsPending && !h.closed) await this.commitCreates();
       const ops = takePending(h);
       const { bytes, attrs } = describeOps(ops);
       try {

@@ -692,6 +692,33 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(timefs(data, ['cat', '/again.txt']).stdout).toBe('two');
   }));
 
+  if (driver === 'kernel') it('a committed file changed after new files were made is committed after them: no version shows the change without them', () => ownMount(async (mnt, data) => {
+    const manifest = path.join(mnt, 'manifest');
+    fs.writeFileSync(manifest, 'none'); // a fresh mount's first create commits at once
+    await withOtherSurface(data, async (other) => {
+      expect(await eventually(async () => String(await other.readFile('/manifest').catch(() => '')), 'none')).toBe('none');
+      const before = await other.head();
+      // new data, then the manifest naming it: rewritten in place (O_TRUNC, then a write), and
+      // truncated by path (SETATTR) then appended to. The new files wait ~20 ms to share a commit;
+      // the manifest's changes used to be committed at once, before them.
+      fs.writeFileSync(path.join(mnt, 'data-1'), 'first data');
+      fs.writeFileSync(manifest, 'data-1');
+      fs.writeFileSync(path.join(mnt, 'data-2'), 'second data');
+      fs.truncateSync(manifest, 0);
+      fs.appendFileSync(manifest, 'data-2');
+      expect(await eventually(async () => String(await other.exists('/data-2')) + String(await other.readFile('/manifest')), 'truedata-2')).toBe('truedata-2');
+      const versions = (await other.log({ after: before })).map((l) => l.version);
+      const named = new Set<string>();
+      for (const v of versions) {
+        const m = String(await other.readFile('/manifest', v));
+        if (!m.startsWith('data-')) continue;
+        named.add(m);
+        expect(await other.exists(`/${m}`, v), `the manifest names /${m} at ${v}`).toBe(true);
+      }
+      expect([...named].sort()).toEqual(['data-1', 'data-2']);
+    });
+  }));
+
   if (driver === 'kernel') it("git's way of writing objects (create a temporary name, link it to its real name, unlink the temporary): objects written one after another share a commit", () => ownMount(async (mnt, data) => {
     const objects = path.join(mnt, 'objects');
     fs.mkdirSync(path.join(objects, 'ab'), { recursive: true });

@@ -636,6 +636,8 @@ export class FuseSession {
     if (node.version) throw fsError('EROFS', `read-only: ${path} is a past version`, path);
     await this.settle(node.ino);
     await this.handles.flushIno(node.ino);
+    // after the creates answered before it (a truncate of a manifest naming a file made just before)
+    if (this.handles.createsPending) await this.handles.commitCreates();
     await this.handles.transaction(this.fs, `${what} ${path}`, async (tx) => {
       tx.batch.touch(path);
       await fn(tx, node);
