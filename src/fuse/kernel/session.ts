@@ -634,9 +634,9 @@ export class FuseSession {
     const node = this.mustNode(id);
     const path = this.nodes.pathOf(id);
     if (node.version) throw fsError('EROFS', `read-only: ${path} is a past version`, path);
-    await this.settle(node.ino);
     await this.handles.flushIno(node.ino);
-    // after the creates answered before it (a truncate of a manifest naming a file made just before)
+    // after the creates answered before it: the node's own, when it is a directory made here (what
+    // settle() does for entry changes), or files made just before (a truncate of a manifest naming one)
     if (this.handles.createsPending) await this.handles.commitCreates();
     await this.handles.transaction(this.fs, `${what} ${path}`, async (tx) => {
       tx.batch.touch(path);
