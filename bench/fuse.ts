@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withMallocTunables } from '../src/cli/tunables.js';
 import { KERNEL_CACHE_TIMEOUT_S, isMounted as mounted } from '../src/fuse/mount.js';
 import { makeTree } from './fs.js';
 import { now, printTable, stats, type Row } from './harness.js';
@@ -40,7 +41,8 @@ async function mountTimefs(data: string, mnt: string, driver: 'kernel' | 'libfus
   // the kernel driver logs, per request type, what the kernel asked for (`--stats`, on SIGUSR2)
   const out = log ? fs.openSync(log, 'a') : 'ignore';
   const args = [CLI, '--data', data, 'mount', mnt, '--driver', driver, ...(log ? ['--stats'] : [])];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out] });
+  // as `timefs mount` runs it: with the bin's malloc settings (src/cli/tunables.ts)
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', out, out], env: withMallocTunables(process.env) });
   if (typeof out === 'number') fs.closeSync(out);
   for (let i = 0; i < 100 && !mounted(mnt); i++) await new Promise((r) => setTimeout(r, 100));
   if (!mounted(mnt)) throw new Error(`timefs mount (${driver} driver) did not come up`);

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withMallocTunables } from '../src/cli/tunables.js';
 import { fmt, now, printTable, stats, type Row } from './harness.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -83,7 +84,7 @@ export async function benchWebdav(): Promise<Row[]> {
   try {
     const tport = await freePort();
     const rport = await freePort();
-    procs.push(spawn(process.execPath, [CLI, '--data', path.join(dir, 'timefs'), 'serve', '--port', String(tport), '--no-auth'], { stdio: 'ignore', env: { ...process.env, TIMEFS_LOG_LEVEL: 'error' } }));
+    procs.push(spawn(process.execPath, [CLI, '--data', path.join(dir, 'timefs'), 'serve', '--port', String(tport), '--no-auth'], { stdio: 'ignore', env: { ...withMallocTunables(process.env), TIMEFS_LOG_LEVEL: 'error' } }));
     fs.mkdirSync(path.join(dir, 'rclone'));
     procs.push(spawn('rclone', ['serve', 'webdav', path.join(dir, 'rclone'), '--addr', `127.0.0.1:${rport}`], { stdio: 'ignore' }));
     const tbase = `http://127.0.0.1:${tport}/dav/default`;

@@ -5,6 +5,7 @@ import { isMounted, mountAgent, mountCommitDelayMs, unmountDir, type FuseDriver 
 import { recordMountProcess, waitForMountProcess } from '../../fuse/pidfile.js';
 import { createLogger } from '../../util/logger.js';
 import { CliContext } from '../context.js';
+import { withMallocTunables } from '../tunables.js';
 
 /** How long `timefs umount` waits for the mount process to commit and exit. */
 const UMOUNT_WAIT_MS = 60_000;
@@ -22,7 +23,7 @@ export function registerMountCommands(program: Command): void {
       const logger = createLogger('timefs', 'info');
       if (opts.daemon) {
         const args = process.argv.slice(1).filter((a) => a !== '--daemon');
-        const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore' });
+        const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore', env: withMallocTunables(process.env) });
         child.unref();
         for (let i = 0; i < 100 && !isMounted(dir); i++) await new Promise((r) => setTimeout(r, 100));
         if (!isMounted(dir)) throw new Error(`the background mount of ${dir} did not come up (run without --daemon to see why)`);
