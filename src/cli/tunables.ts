@@ -2,7 +2,7 @@
  * glibc malloc settings for timefs's processes, in glibc's own syntax (GLIBC_TUNABLES). glibc reads
  * them only when a process starts, so they travel in the environment: the `timefs` bin's shebang
  * and the npm scripts set them (test/cli/tunables.test.ts checks both), and the mount's --daemon
- * child inherits them.
+ * child and the benchmarks' servers get them from withMallocTunables.
  *
  * Why: file chunks are 1 MiB Buffers, and glibc by default gives every allocation of that size a
  * fresh mmap of its own, returned to the kernel when freed — so each chunk read or written touches
