@@ -163,7 +163,9 @@ export async function benchFuse(): Promise<Row[]> {
         t.requests.push(await waitedRequests(timefs, mountLog));
       }
     }
-    const [tripN, tripB, tripM] = [trips.n, trips.b, trips.m].map((xs) => (xs.length ? stats(xs).median : NaN)) as [number, number, number];
+    /** a row's figure: the median of its rounds (NaN for a side that did not run, e.g. no bindfs) */
+    const median = (xs: number[]): number => (xs.length ? stats(xs).median : NaN);
+    const [tripN, tripB, tripM] = [trips.n, trips.b, trips.m].map(median) as [number, number, number];
     // the floor: each request a client waited for costs at least one round trip (bindfs's when
     // there is one: a C server answering statfs at once; else ours)
     const trip = bindfs ? tripB : tripM;
@@ -174,12 +176,12 @@ export async function benchFuse(): Promise<Row[]> {
     const range = (xs: number[]): string => `${(Math.min(...xs) / 1000).toFixed(2)}–${(Math.max(...xs) / 1000).toFixed(2)}`;
     workloads.forEach(([name], i) => {
       const t = times[i]!;
-      const [n, b, l, m] = [t.n, t.b, t.l, t.m].map((xs) => (xs.length ? stats(xs).median : NaN)) as [number, number, number, number];
+      const [n, b, l, m] = [t.n, t.b, t.l, t.m].map(median) as [number, number, number, number];
       const ratio = m / n;
       rows.push({ bench: `${name}: mount ÷ local disk`, result: `${ratio.toFixed(1)}× (${secs(m)} vs ${secs(n)}; ${ROUNDS} rounds: ${range(t.m)} vs ${range(t.n)} s)`, target: '≤ 3×', ok: ratio <= 3 });
       if (bindfs) rows.push({ bench: '  bindfs (passthrough FUSE) ÷ local disk; timefs ÷ bindfs', result: `${(b / n).toFixed(1)}× (${secs(b)}; ${range(t.b)} s); ${(m / b).toFixed(1)}×` });
       rows.push({ bench: '  timefs with the libfuse driver ÷ local disk', result: `${(l / n).toFixed(1)}× (${secs(l)})` });
-      const requests = stats(t.requests).median;
+      const requests = median(t.requests);
       const floor = (requests * trip) / 1000;
       rows.push({
         bench: `  floor: requests the client waited for (timefs mount) × ${bindfs ? "bindfs's" : 'the'} round trip ÷ local disk`,
