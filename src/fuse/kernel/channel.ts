@@ -21,12 +21,18 @@ const READERS = 2;
  * (µs) before it goes back to sleep in epoll; 0 turns polling off (TIMEFS_FUSE_POLL_US). See poll().
  */
 const POLL_US = Number(process.env.TIMEFS_FUSE_POLL_US ?? 100);
+/**
+ * RELEASEs read by poll() and held back until the request read after them is handed over (see
+ * poll()); past this many they are handed over at once.
+ */
+const MAX_HELD = 16;
 /** Requests the kernel never expects an answer to (FORGET, INTERRUPT, BATCH_FORGET). */
 const NO_REPLY = new Set<number>([Op.FORGET, Op.INTERRUPT, Op.BATCH_FORGET]);
 
 const ENOENT = 2;
 const EINTR = 4;
 const EAGAIN = 11;
+const O_ACCMODE = 3;
 const ENODEV = 19;
 
 /**
@@ -104,6 +110,11 @@ export class FuseChannel {
     const onread = {
       buffer: this.readBuffer,
       callback: (n: number, chunk: Buffer): void => {
+        // a read-only RELEASE: the request after it, when the kernel has queued one already, first (see poll())
+        if (n >= IN_HEADER && chunk.readUInt32LE(0) === n && isReadOnlyRelease(chunk, n)) {
+          const held = [Buffer.from(chunk.subarray(0, n))];
+          return this.handOver(onRequest, chunk, this.readPastReleases(chunk, held, 0), held);
+        }
         // one request per read(2); should a stream ever hand over two at once, split by length
         for (let off = 0; off + IN_HEADER <= n; ) {
           const len = chunk.readUInt32LE(off);
@@ -178,14 +189,31 @@ export class FuseChannel {
    * a setImmediate, after everything this turn has to do, and takes one request per call (the
    * reply to it schedules the next poll); libuv still reads the descriptor too (whichever read
    * comes first gets the request, the other finds nothing).
+   *
+   * A RELEASE of a read-only file it reads (or libuv reads) is held back and handed over after the
+   * request that follows it, if one comes within the poll (or is already queued): close(2) does
+   * not wait for RELEASE, so the process that closed a file is usually waiting on its next
+   * request already — cat's OPEN of the next file — which then no longer waits behind the
+   * RELEASE's work and reply (~50 µs here). The kernel queues RELEASE in the background anyway,
+   * so a server may see it after later requests; every handler is written for that.
    */
   private poll = (): void => {
     this.pollScheduled = false;
     const onRequest = this.onRequest;
     const buf = this.readBuffer;
     if (!onRequest || !buf || this.stopped || this.inFlight > 0) return;
-    const deadline = performance.now() + POLL_US / 1000;
-    let n = -1;
+    const held: Buffer[] = [];
+    const n = this.readPastReleases(buf, held, performance.now() + POLL_US / 1000);
+    this.handOver(onRequest, buf, n, held);
+    if (this.inFlight === 0) this.schedulePoll(); // a FORGET, or answered at once
+  };
+
+  /**
+   * Reads requests without blocking until one that is not a read-only RELEASE comes (its length is
+   * returned; `buf` holds it) or `deadline` (performance.now()) passes (-1). The RELEASEs read on
+   * the way are copied into `held`, up to MAX_HELD.
+   */
+  private readPastReleases(buf: Buffer, held: Buffer[], deadline: number): number {
     // Every empty read throws a new Error; without a stack trace (which V8 builds by translating
     // optimized frames) a round of this loop takes ~5 µs instead of ~7, so a request is picked up
     // sooner and the loop leaves less garbage. Restored before any handler runs. (A non-number
@@ -197,21 +225,35 @@ export class FuseChannel {
     try {
       for (;;) {
         try {
-          n = fsSync.readSync(this.fd, buf, 0, buf.length, null);
-          break;
+          const n = fsSync.readSync(this.fd, buf, 0, buf.length, null);
+          if (!isReadOnlyRelease(buf, n) || held.length >= MAX_HELD) return n;
+          held.push(Buffer.from(buf.subarray(0, n)));
         } catch (err) {
           const errno = -((err as NodeJS.ErrnoException).errno ?? 0);
           // EAGAIN: nothing yet; ENOENT: that request was interrupted; anything else: libuv's reader reports it
           if ((errno === EAGAIN || errno === ENOENT || errno === EINTR) && performance.now() < deadline) continue;
-          return;
+          return -1;
         }
       }
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
     }
+  }
+
+  /**
+   * Hands over the request in `buf` (when n >= IN_HEADER), then the RELEASEs held back before it:
+   * after it has been answered, when its handler answers at once (the reply is written from a
+   * microtask of this turn); at once when there is no request.
+   */
+  private handOver(onRequest: (req: Buffer) => void, buf: Buffer, n: number, held: readonly Buffer[]): void {
     if (n >= IN_HEADER) this.dispatch(onRequest, buf.subarray(0, n));
-    if (this.inFlight === 0) this.schedulePoll(); // a FORGET, or answered at once
-  };
+    if (held.length === 0) return;
+    const later = (): void => {
+      for (const req of held) this.dispatch(onRequest, req);
+    };
+    if (n >= IN_HEADER) setImmediate(later);
+    else later();
+  }
 
   private schedulePoll(): void {
     if (this.pollScheduled || !this.onRequest) return;
@@ -276,6 +318,15 @@ export class FuseChannel {
   stop(): void {
     this.stopped = true;
   }
+}
+
+/**
+ * A RELEASE of a file opened read-only (fuse_release_in: fh, then the open flags). Only those are
+ * held back by poll(): releasing a writer commits what it buffered, which later requests may need
+ * to see first; a reader's release only drops the handle.
+ */
+function isReadOnlyRelease(req: Buffer, n: number): boolean {
+  return n >= IN_HEADER + 12 && req.readUInt32LE(4) === Op.RELEASE && (req.readUInt32LE(IN_HEADER + 8) & O_ACCMODE) === 0;
 }
 
 interface PipeBinding {
