@@ -4,6 +4,7 @@ import {
   blockKey,
   blockPrefix,
   direntKey,
+  direntPrefix,
   encodeDirent,
   encodeInode,
   inodeKey,
@@ -259,6 +260,8 @@ export class FsTx extends FsView {
     const inode = newInode(parentIno, parent, spec, this.caller, spec.time ?? this.now());
     this.put(ino, inode);
     this.batch.set(direntKey(parentIno, name), encodeDirent(ino, spec.type));
+    // inode numbers are never reused: nothing was ever listed under a new directory
+    if (spec.type === 'dir') this.batch.assumeEmpty(direntPrefix(ino));
     if (spec.type === 'dir') parent.nlink += 1;
     // a node made earlier: not before the directory's last change (ctime, which no caller sets)
     this.stampMadeAt(parent, true, spec.time);

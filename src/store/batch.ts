@@ -54,8 +54,21 @@ export class WriteBatch implements KeyReader {
     this.touched = new Set(this.meta.paths);
   }
 
+  /** Prefixes no key was ever written under before this batch (assumeEmpty). */
+  readonly emptyPrefixes: LogicalKey[] = [];
+
   get version(): Version {
     return this.base.version;
+  }
+
+  /**
+   * Declares that no key under `prefix` was ever written before this batch — the entries of a
+   * directory made under an inode number never used before — so that the read cache files the
+   * listing of `prefix` as this batch's own writes under it, without reading it. A false
+   * declaration makes that listing wrong until the cache drops it.
+   */
+  assumeEmpty(prefix: LogicalKey): void {
+    this.emptyPrefixes.push(prefix);
   }
 
   get size(): number {

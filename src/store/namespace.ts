@@ -10,6 +10,7 @@ import {
   headKey,
   logPrefix,
   metaPrefix,
+  packLogical,
   pinPrefix,
   prefixEnd,
   timeBytes,
@@ -461,7 +462,7 @@ export class Namespace {
       const versions = results.map((r) => versionFromBytes(r.stamp!));
       let previous = base.head!;
       batches.forEach((batch, i) => {
-        this.advanceHead(previous, encoded[i]!, versions[i]!, times[i]!, watermark);
+        this.advanceHead(previous, encoded[i]!, batch.emptyPrefixes, versions[i]!, times[i]!, watermark);
         previous = versions[i]!;
       });
       return versions;
@@ -478,16 +479,27 @@ export class Namespace {
    * writes (the head check in writeGroup() proved nobody committed in between), so the cached head moves
    * to the new version with those keys replaced — the next path lookup needs no kv read.
    */
-  private advanceHead(previous: Version, writes: ReadonlyArray<{ w: PendingWrite; bytes: Buffer }>, version: Version, timeMicros: bigint, watermark: Version | null): void {
+  private advanceHead(
+    previous: Version,
+    writes: ReadonlyArray<{ w: PendingWrite; bytes: Buffer }>,
+    emptyPrefixes: readonly LogicalKey[],
+    version: Version,
+    timeMicros: bigint,
+    watermark: Version | null,
+  ): void {
     const state = this.headState;
     if (!state || state.version !== readVersionOf(previous)) {
       this.headState = null;
       return;
     }
+    const cache = this.host.readCache;
+    // listings of prefixes nothing was written under before (new directories), then the writes
+    for (const prefix of emptyPrefixes) cache.setList(this.id, state.tag, prefix, packLogical(prefix), []);
     for (const { w, bytes } of writes) {
       // bytes: a view of our encoded copy, not the caller's buffer (which it may reuse)
       const value = Buffer.isBuffer(w.value) ? bytes.subarray(1) : w.value;
-      this.host.readCache.set(this.id, state.tag, w.packed, value);
+      cache.set(this.id, state.tag, w.packed, value);
+      cache.applyToLists(this.id, state.tag, w.key, w.packed, value);
     }
     state.version = readVersionOf(version);
     state.meta = { headRaw: Buffer.concat([versionToBytes(version), timeBytes(timeMicros)]), head: version, headTimeMicros: timeMicros, watermark };

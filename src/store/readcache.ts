@@ -1,3 +1,5 @@
+import { packLogical, type KeyPart, type LogicalKey } from './keys.js';
+import type { Entry } from './snapshot.js';
 import type { StoreValue } from './values.js';
 
 /**
@@ -15,17 +17,31 @@ import type { StoreValue } from './values.js';
  *
  * Eviction is CLOCK (second chance) rather than strict LRU: a hit only sets a bit, where LRU's
  * delete-and-reinsert on every hit was the cache's main cost (measured on WebDAV PUTs).
+ *
+ * Listings too: the live entries under a key prefix (Snapshot.list), filed under the same tags
+ * and budget. Invariant: a listing under a head tag holds exactly the entries under its prefix at
+ * the version the tag describes — the namespace applies each of its own commits' writes to it
+ * (`applyToLists`) as it moves the tag to the new version, and may file an empty listing for a
+ * prefix nothing was ever written under (a new directory's entries: `WriteBatch.assumeEmpty`).
  */
 interface Slot {
-  value: StoreValue | null;
+  value: StoreValue | null | Entry[];
   weight: number;
   used: boolean;
+  /** a listing's: its namespace and the first element of its prefix (listHead) */
+  head?: string;
 }
 
 export class ReadCache {
   private readonly map = new Map<string, Slot>();
   private total = 0;
   private generation = 0;
+  /**
+   * Listings in `map` by namespace and first element of their prefix (listHead): a commit's write
+   * can only change listings under its key's first element, so most writes (file blocks, inodes,
+   * when only directories are listed) need no lookup at all.
+   */
+  private readonly listHeads = new Map<string, number>();
 
   constructor(readonly maxBytes: number) {}
 
@@ -42,13 +58,70 @@ export class ReadCache {
     const slot = this.map.get(cacheKey(nsId, tag, packed));
     if (!slot) return undefined;
     slot.used = true;
-    return slot.value;
+    return slot.value as StoreValue | null;
   }
 
   set(nsId: number, tag: string, packed: Buffer, value: StoreValue | null): void {
     if (!this.enabled) return;
     const key = cacheKey(nsId, tag, packed);
-    const weight = 96 + key.length + (value === null ? 0 : Buffer.isBuffer(value) ? value.length : 64);
+    this.put(key, value, 96 + key.length + valueWeight(value));
+  }
+
+  /** The live entries under `prefix` (packed), in key order, or undefined on a miss. The array is the cache's: do not change it. */
+  getList(nsId: number, tag: string, prefix: Buffer): readonly Entry[] | undefined {
+    const slot = this.map.get(listKey(nsId, tag, prefix));
+    if (!slot) return undefined;
+    slot.used = true;
+    return slot.value as Entry[];
+  }
+
+  /**
+   * Files every live entry under `prefix` (`packed`: packLogical(prefix); not the empty tuple) at
+   * the state `tag` names, in key order; the cache keeps `entries` itself.
+   */
+  setList(nsId: number, tag: string, prefix: LogicalKey, packed: Buffer, entries: Entry[]): void {
+    if (!this.enabled || prefix.length === 0) return;
+    const key = listKey(nsId, tag, packed);
+    this.put(key, entries, 96 + key.length + entries.reduce((n, e) => n + entryWeight(e), 0), listHead(nsId, prefix[0]!));
+  }
+
+  /**
+   * A commit's write of `packed` (the logical `key`; `value` null = removed), as the namespace's
+   * head moves from the state `tag` names to the next: every listing of `tag` whose prefix the key
+   * starts with takes it. Cheap when no listing shares the key's first element.
+   */
+  applyToLists(nsId: number, tag: string, key: LogicalKey, packed: Buffer, value: StoreValue | null): void {
+    if (this.listHeads.size === 0 || key.length < 2 || !this.listHeads.has(listHead(nsId, key[0]!))) return;
+    for (let i = 1; i < key.length; i++) {
+      const slot = this.map.get(listKey(nsId, tag, packLogical(key.slice(0, i))));
+      if (!slot) continue;
+      const entries = slot.value as Entry[];
+      // the first entry not before `packed`
+      let lo = 0;
+      let hi = entries.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (Buffer.compare(entries[mid]!.packed, packed) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      const same = lo < entries.length && entries[lo]!.packed.equals(packed);
+      let delta = 0;
+      if (same) delta -= entryWeight(entries[lo]!);
+      if (value === null) {
+        if (same) entries.splice(lo, 1);
+      } else {
+        const entry: Entry = { key: [...key], packed, value };
+        delta += entryWeight(entry);
+        if (same) entries[lo] = entry;
+        else entries.splice(lo, 0, entry);
+      }
+      slot.weight += delta;
+      this.total += delta;
+    }
+    this.evict();
+  }
+
+  private put(key: string, value: Slot['value'], weight: number, head?: string): void {
     if (weight > this.maxBytes / 8) return; // too big to be worth caching
     const old = this.map.get(key);
     if (old) {
@@ -56,8 +129,9 @@ export class ReadCache {
       old.value = value;
       old.weight = weight;
     } else {
-      this.map.set(key, { value, weight, used: false });
+      this.map.set(key, { value, weight, used: false, ...(head !== undefined ? { head } : {}) });
       this.total += weight;
+      if (head !== undefined) this.listHeads.set(head, (this.listHeads.get(head) ?? 0) + 1);
     }
     this.evict();
   }
@@ -72,6 +146,11 @@ export class ReadCache {
         this.map.set(key, slot);
       } else {
         this.total -= slot.weight;
+        if (slot.head !== undefined) {
+          const n = this.listHeads.get(slot.head)! - 1;
+          if (n > 0) this.listHeads.set(slot.head, n);
+          else this.listHeads.delete(slot.head);
+        }
       }
     }
   }
@@ -82,3 +161,9 @@ export class ReadCache {
 }
 
 const cacheKey = (nsId: number, tag: string, packed: Buffer): string => `${nsId}/${tag}/${packed.toString('latin1')}`;
+/** A listing's key: never a value's (those start with a digit). */
+const listKey = (nsId: number, tag: string, prefix: Buffer): string => `L${nsId}/${tag}/${prefix.toString('latin1')}`;
+/** What applyToLists filters writes by (String() may make two parts alike: then it only looks more often). */
+const listHead = (nsId: number, first: KeyPart): string => `${nsId}/${String(first)}`;
+const valueWeight = (value: StoreValue | null): number => (value === null ? 0 : Buffer.isBuffer(value) ? value.length : 64);
+const entryWeight = (e: Entry): number => 48 + e.packed.length + valueWeight(e.value);

@@ -84,10 +84,20 @@ export class Snapshot implements KeyReader {
    * stamp <= version. Cost is proportional to the versions stored under the prefix (GC trims them).
    */
   async list(prefix: LogicalKey, options: ListOptions = {}): Promise<Entry[]> {
+    // from the cache: a whole listing answers a first page too; what is read whole is filed
+    const tag = options.after ? undefined : this.cache?.tag();
+    const packed = tag !== undefined ? packLogical(prefix) : undefined;
+    if (tag !== undefined) {
+      const hit = this.cache!.cache.getList(this.nsId, tag, packed!);
+      if (hit) return hit.slice(0, options.limit ?? hit.length);
+    }
     const { begin, end } = dataRange(this.nsId, prefix);
     let cursor = options.after ? Buffer.concat([dataPrefix(this.nsId), packLogical(options.after), Buffer.from([0x01])]) : begin;
     if (Buffer.compare(cursor, begin) < 0) cursor = begin;
-    return this.scan(cursor, end, options.limit ?? Infinity);
+    const out = await this.scan(cursor, end, options.limit ?? Infinity);
+    // the tag again: the state may have moved on while we awaited (then the listing is not filed)
+    if (tag !== undefined && options.limit === undefined && this.cache!.tag() === tag) this.cache!.cache.setList(this.nsId, tag, prefix, packed!, out.slice());
+    return out;
   }
 
   /**

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { SqliteEngine } from '../../src/kv/sqlite.js';
 import { DirBlobStore } from '../../src/store/blobs/dir.js';
 import { StoreError } from '../../src/store/errors.js';
+import { packLogical } from '../../src/store/keys.js';
 import { Store } from '../../src/store/store.js';
 import type { WriteBatch } from '../../src/store/batch.js';
 import { readVersionOf, type Version } from '../../src/store/version.js';
@@ -190,6 +191,95 @@ describe('read cache', () => {
     expect(Buffer.isBuffer(cached) && cached.every((c) => c === 0x61)).toBe(true);
     const stored = await (await (await b.namespace('n')).snapshot()).get(['k']);
     expect(Buffer.isBuffer(stored) && stored.length === 8000 && stored.every((c) => c === 0x61)).toBe(true);
+    await a.close();
+    await b.close();
+  });
+
+  it('keeps listings up to date through its own commits, lists a new directory without reading it, and never lists wrongly', async () => {
+    // a model of every committed state, against listings answered by a store with the cache
+    // (and another "process" committing on the same file now and then)
+    const [a, b] = twoStores();
+    const nsA = await a.createNamespace('n');
+    const nsB = await b.namespace('n');
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const model = new Map<string, string>(); // JSON of the logical key -> value
+    const states: Array<{ version: Version; model: Map<string, string> }> = [];
+    const prefixes: Array<Array<string | number>> = [['e'], ['e', 1], ['e', 2], ['e', 3], ['x', 1]];
+    let fresh = 100;
+    const randomKey = (): Array<string | number> => {
+      const p = prefixes[1 + rand(prefixes.length - 1)]!;
+      return rand(4) === 0 ? [...p, `n${rand(6)}`, rand(3)] : [...p, `n${rand(6)}`];
+    };
+    const listed = async (snap: Awaited<ReturnType<typeof nsA.snapshot>>, prefix: Array<string | number>, limit?: number): Promise<string[]> =>
+      (await snap.list(prefix, limit === undefined ? {} : { limit })).map((e) => `${JSON.stringify(e.key)}=${str(e.value)}`);
+    const expected = (m: Map<string, string>, prefix: Array<string | number>): string[] => {
+      const under = [...m].filter(([k]) => {
+        const key = JSON.parse(k) as unknown[];
+        return key.length > prefix.length && prefix.every((p, i) => key[i] === p);
+      });
+      // key order: the same tuple order the store sorts by, for these keys
+      const packed = (k: string): Buffer => packLogical(JSON.parse(k) as Array<string | number>);
+      return under.sort(([x], [y]) => Buffer.compare(packed(x), packed(y))).map(([k, v]) => `${k}=${v}`);
+    };
+    const commitRandom = async (ns: typeof nsA, step: number): Promise<void> => {
+      const writes: Array<[Array<string | number>, string | null]> = [];
+      for (let i = rand(5); i >= 0; i--) writes.push([randomKey(), rand(3) === 0 ? null : `v${step}.${i}`]);
+      let made: Array<string | number> | null = null;
+      if (ns === nsA && rand(4) === 0) {
+        // a new directory: nothing was ever written under it
+        made = ['e', fresh++];
+        for (let i = rand(3); i > 0; i--) writes.push([[...made, `f${i}`], `new${step}`]);
+      }
+      const res = await ns.commit({ actor: 't', summary: `${step}` }, async (w) => {
+        if (made) w.assumeEmpty(made);
+        for (const [k, v] of writes) {
+          if (v === null) w.delete(k);
+          else w.set(k, Buffer.from(v));
+        }
+      });
+      for (const [k, v] of writes) {
+        if (v === null) model.delete(JSON.stringify(k));
+        else model.set(JSON.stringify(k), v);
+      }
+      if (made) prefixes.push(made);
+      states.push({ version: readVersionOf(res.version!), model: new Map(model) });
+    };
+    for (let step = 0; step < 150; step++) {
+      const r = rand(10);
+      if (r === 0) await commitRandom(nsB, step);
+      else if (r === 1) await Promise.all([commitRandom(nsA, step), commitRandom(nsA, step + 1000)]); // one group commit
+      else await commitRandom(nsA, step);
+      const snap = await nsA.snapshot();
+      for (const prefix of prefixes) {
+        expect(await listed(snap, prefix)).toEqual(expected(model, prefix));
+        expect(await listed(snap, prefix, 2)).toEqual(expected(model, prefix).slice(0, 2));
+      }
+      if (step % 10 === 0) {
+        const past = states[rand(states.length)]!;
+        const then = await nsA.snapshot(past.version);
+        for (const prefix of prefixes) expect(await listed(then, prefix)).toEqual(expected(past.model, prefix));
+      }
+    }
+    // listed again, or after our own commit under it, or made new: no kv read
+    const reads = countReads(a);
+    await (await nsA.snapshot()).list(['e', 1]);
+    await nsA.commit({ actor: 't', summary: 'own' }, async (w) => {
+      w.set(['e', 1, 'zz'], Buffer.from('own'));
+      w.assumeEmpty(['e', 999]);
+      w.set(['e', 999, 'only'], Buffer.from('one'));
+    });
+    const before = reads.reads;
+    const snap = await nsA.snapshot();
+    expect((await snap.list(['e', 1])).map((e) => e.key[2])).toContain('zz');
+    expect((await snap.list(['e', 999])).map((e) => str(e.value))).toEqual(['one']);
+    expect(reads.reads).toBe(before);
+    // another process's commit is seen at once
+    await nsB.commit({ actor: 't', summary: 'other' }, async (w) => w.delete(['e', 999, 'only']));
+    expect(await (await nsA.snapshot()).list(['e', 999])).toEqual([]);
     await a.close();
     await b.close();
   });
