@@ -608,7 +608,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       expect(commits.length).toBeGreaterThan(0);
       expect(commits.length).toBeLessThan(18);
       expect(commits.some((c) => /^mkdir [^;]*,[^;]*; create /.test(c.summary))).toBe(true);
-      for (const p of ['/x', '/x/d0', '/x/d5/f1', last]) expect((await other.history(p, { limit: 1 })).entries[0]?.summary, p).toMatch(/^mkdir|create/);
+      // (the create, not always the newest entry: a stall of the mount past CLOSED_MS between a
+      // file's close and its directory's restored times commits those times on their own, after)
+      for (const p of ['/x', '/x/d0', '/x/d5/f1', last]) expect((await other.history(p, { limit: 5 })).entries.map((e) => e.summary), p).toContainEqual(expect.stringMatching(/^mkdir|create/));
       // a file made in a directory after its times were restored: made after them, so it moves them
       const late = path.join(mnt, 'x', 'late');
       fs.mkdirSync(late);
