@@ -1,4 +1,4 @@
-import { packLogical, type LogicalKey } from './keys.js';
+import { lowerBound, packLogical, type LogicalKey } from './keys.js';
 import type { Entry, KeyReader, ListOptions } from './snapshot.js';
 import type { StoreValue } from './values.js';
 import type { Version } from './version.js';
@@ -106,7 +106,7 @@ export class WriteBatch implements KeyReader {
     let from = 0;
     let k = 0;
     for (const key of added) {
-      const at = lowerBound(old, key, from);
+      const at = lowerBound(old, key, itself, from);
       for (let i = from; i < at; i++) merged[k++] = old[i]!;
       merged[k++] = key;
       from = at;
@@ -117,7 +117,7 @@ export class WriteBatch implements KeyReader {
 
   /** The index in `order` of the first key >= `packed`. */
   private lowerBound(packed: Buffer): number {
-    return lowerBound(this.order, packed, 0);
+    return lowerBound(this.order, packed, itself);
   }
 
   /** Records a path for the commit log (deduplicated). */
@@ -163,14 +163,5 @@ export class WriteBatch implements KeyReader {
   }
 }
 
-/** The index of the first key >= `packed` in sorted `keys`, from index `from` on. */
-function lowerBound(keys: readonly Buffer[], packed: Buffer, from: number): number {
-  let lo = from;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid]!, packed) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+/** A packed key as its own sort key (lowerBound over `order`). */
+const itself = (key: Buffer): Buffer => key;

@@ -77,6 +77,18 @@ export function packLogical(key: LogicalKey): Buffer {
 
 export const unpackLogical = (bytes: Buffer): KeyPart[] => tuple.unpack(bytes) as KeyPart[];
 
+/** The index of the first of `items` (sorted by packed key, `keyOf`) whose key is >= `packed`, from index `from` on. */
+export function lowerBound<T>(items: readonly T[], packed: Buffer, keyOf: (item: T) => Buffer, from = 0): number {
+  let lo = from;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (Buffer.compare(keyOf(items[mid]!), packed) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Every kv key holding a version of K starts with this. */
 export const dataKeyBase = (id: number, packedLogical: Buffer): Buffer => Buffer.concat([dataPrefix(id), packedLogical, SEP]);
 

@@ -1,4 +1,4 @@
-import { packLogical, type KeyPart, type LogicalKey } from './keys.js';
+import { lowerBound, packLogical, type KeyPart, type LogicalKey } from './keys.js';
 import type { Entry } from './snapshot.js';
 import type { StoreValue } from './values.js';
 
@@ -96,14 +96,7 @@ export class ReadCache {
       const slot = this.map.get(listKey(nsId, tag, packLogical(key.slice(0, i))));
       if (!slot) continue;
       const entries = slot.value as Entry[];
-      // the first entry not before `packed`
-      let lo = 0;
-      let hi = entries.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (Buffer.compare(entries[mid]!.packed, packed) < 0) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = lowerBound(entries, packed, packedOf);
       const same = lo < entries.length && entries[lo]!.packed.equals(packed);
       let delta = 0;
       if (same) delta -= entryWeight(entries[lo]!);
@@ -166,4 +159,5 @@ const listKey = (nsId: number, tag: string, prefix: Buffer): string => `L${nsId}
 /** What applyToLists filters writes by (String() may make two parts alike: then it only looks more often). */
 const listHead = (nsId: number, first: KeyPart): string => `${nsId}/${String(first)}`;
 const valueWeight = (value: StoreValue | null): number => (value === null ? 0 : Buffer.isBuffer(value) ? value.length : 64);
+const packedOf = (e: Entry): Buffer => e.packed;
 const entryWeight = (e: Entry): number => 48 + e.packed.length + valueWeight(e.value);

@@ -22,8 +22,8 @@ const READERS = 2;
  */
 const POLL_US = Number(process.env.TIMEFS_FUSE_POLL_US ?? 100);
 /**
- * RELEASEs read by poll() and held back until the request read after them is handed over (see
- * poll()); past this many they are handed over at once.
+ * Read-only RELEASEs held back until the request read after them is handed over (see poll());
+ * past this many they are handed over at once.
  */
 const MAX_HELD = 16;
 /** Requests the kernel never expects an answer to (FORGET, INTERRUPT, BATCH_FORGET). */
@@ -322,8 +322,8 @@ export class FuseChannel {
 
 /**
  * A RELEASE of a file opened read-only (fuse_release_in: fh, then the open flags). Only those are
- * held back by poll(): releasing a writer commits what it buffered, which later requests may need
- * to see first; a reader's release only drops the handle.
+ * held back (poll(), and the libuv reader): releasing a writer commits what it buffered, which
+ * later requests may need to see first; a reader's release only drops the handle.
  */
 function isReadOnlyRelease(req: Buffer, n: number): boolean {
   return n >= IN_HEADER + 12 && req.readUInt32LE(4) === Op.RELEASE && (req.readUInt32LE(IN_HEADER + 8) & O_ACCMODE) === 0;
