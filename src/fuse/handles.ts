@@ -22,6 +22,7 @@ const MAX_LOOSE = 128;
  * a file every millisecond or so, and one commit of many files costs a third of what a commit per
  * file does (measured in-process: ~300 µs → ~100 µs per file). Their data is in memory
  * meanwhile: the mount shows it, other surfaces see it once committed, fsync commits it at once.
+ * A mount may set a longer wait (`closedMs`; the most is always CLOSED_MAX_MS / CLOSED_MS times it).
  */
 export const CLOSED_MS = 20;
 export const CLOSED_MAX_MS = 100;
@@ -140,10 +141,19 @@ export class HandleTable {
    */
   readonly afterCreates = new PendingEntries();
 
+  /** how long closed creates wait for the next close, and at most (ms; see CLOSED_MS) */
+  private readonly closedMs: number;
+  private readonly closedMaxMs: number;
+  private readonly clock: () => number;
+
   constructor(
     private readonly fs: AgentFs,
-    private readonly clock: () => number = () => fs.store.clock(),
-  ) {}
+    options: { closedMs?: number; clock?: () => number } = {},
+  ) {
+    this.closedMs = options.closedMs ?? CLOSED_MS;
+    this.closedMaxMs = (this.closedMs * CLOSED_MAX_MS) / CLOSED_MS;
+    this.clock = options.clock ?? (() => fs.store.clock());
+  }
 
   open(ino: number, path: string, options: { writable: boolean; version?: Version }): Handle {
     const h: Handle = { fd: this.next++, ino, path, writable: options.writable && !options.version, pending: [], inflight: [], pendingBytes: 0, chain: Promise.resolve(), ...(options.version ? { version: options.version } : {}) };
@@ -395,8 +405,8 @@ export class HandleTable {
     const now = performance.now();
     if (!this.createsTimer) {
       this.createsSince = now;
-      this.createsTimer = setTimeout(() => void this.commitCreates(), CLOSED_MS);
-    } else if (now - this.createsSince + CLOSED_MS <= CLOSED_MAX_MS) {
+      this.createsTimer = setTimeout(() => void this.commitCreates(), this.closedMs);
+    } else if (now - this.createsSince + this.closedMs <= this.closedMaxMs) {
       this.createsTimer.refresh();
     }
   }

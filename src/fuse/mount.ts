@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { AgentFs } from '../fs/agentfs.js';
 import { UserError } from '../util/errors.js';
-import type { HandleTable } from './handles.js';
+import { CLOSED_MS, type HandleTable } from './handles.js';
 import { FuseChannel, mountKernel, type RequestStats } from './kernel/index.js';
 import { fuseOps } from './ops.js';
 
@@ -67,6 +67,15 @@ export const WRITEBACK_MS = 3000;
 
 export function mountWritebackMs(): number {
   return envMs('TIMEFS_WRITEBACK_MS', WRITEBACK_MS, 1);
+}
+
+/**
+ * How long files made through the mount and closed wait for the next close to share its commit
+ * (ms; `TIMEFS_CLOSE_WAIT_MS` overrides CLOSED_MS, handles.ts). Tests that count commits set it
+ * longer, so that a stall of a loaded machine does not split what a program closed in a row.
+ */
+export function mountCloseWaitMs(): number {
+  return envMs('TIMEFS_CLOSE_WAIT_MS', CLOSED_MS, 1);
 }
 
 /** A duration in ms from the environment variable `name` (unset or empty: `fallback`), at least `min`. */
@@ -135,6 +144,7 @@ export type FuseDriver = 'kernel' | 'libfuse';
 export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: FuseDriver; stats?: RequestStats } = {}): Promise<Mounted> {
   checkFuse();
   const writebackMs = mountWritebackMs(); // a bad value fails before anything is mounted
+  const closedMs = mountCloseWaitMs();
   const abs = path.resolve(dir);
   cleanStale(abs);
   if (isMounted(abs)) throw new UserError(`${abs} is already a mount point (unmount it first: timefs umount ${abs})`);
@@ -149,7 +159,7 @@ export async function mountAgent(fs: AgentFs, dir: string, options: { driver?: F
   let closed: Promise<void>;
   if (driver === 'kernel') {
     try {
-      ({ unmount, handles, closed } = await mountKernel(fuseFs, abs, { cacheSeconds: { entries: KERNEL_CACHE_TIMEOUT_S, negative: KERNEL_NEGATIVE_TIMEOUT_S }, ...(options.stats ? { stats: options.stats } : {}) }));
+      ({ unmount, handles, closed } = await mountKernel(fuseFs, abs, { cacheSeconds: { entries: KERNEL_CACHE_TIMEOUT_S, negative: KERNEL_NEGATIVE_TIMEOUT_S }, closedMs, ...(options.stats ? { stats: options.stats } : {}) }));
     } catch (err) {
       throw new UserError(`mount failed at ${abs}: ${(err as Error).message}`);
     }
