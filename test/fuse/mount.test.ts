@@ -100,6 +100,22 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(await eventually(async () => (await sh('cat from-cli.txt; stat -c %s from-cli.txt')).out, rewritten)).toBe(rewritten);
   });
 
+  it('an idle mount sleeps: after answering requests it uses next to no CPU', async () => {
+    // the kernel driver polls /dev/fuse briefly after each reply; a poll that finds nothing must
+    // end in epoll, not start another (one such loop spun a core at 100% on every idle mount)
+    expect((await sh('mkdir -p idle && echo x > idle/f && cat idle/f && ls idle > /dev/null')).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const cpuTicks = (): number => {
+      // utime and stime (fields 14 and 15 of /proc/PID/stat; the name in field 2 is in parentheses)
+      const fields = fs.readFileSync(`/proc/${m.proc.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return Number(fields[11]) + Number(fields[12]);
+    };
+    const before = cpuTicks();
+    await new Promise((r) => setTimeout(r, 2000));
+    const used = cpuTicks() - before; // clock ticks: 100 a second on Linux
+    expect(used, `CPU ticks in 2 s idle (200 = a whole core)`).toBeLessThan(20);
+  });
+
   if (driver === 'kernel') it('shows changes made through other surfaces within moments, though the kernel caches what it saw for a minute', async () => {
     const prep = await sh(`mkdir -p other/dir && echo one > other/keep.txt && echo a > other/dir/a && echo g > other/gone.txt
       echo h > other/h1 && ln other/h1 other/h2

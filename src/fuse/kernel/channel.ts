@@ -205,7 +205,10 @@ export class FuseChannel {
     const held: Buffer[] = [];
     const n = this.readPastReleases(buf, held, performance.now() + POLL_US / 1000);
     this.handOver(onRequest, buf, n, held);
-    if (this.inFlight === 0) this.schedulePoll(); // a FORGET, or answered at once
+    // a FORGET (no reply, which would have scheduled the next poll) keeps the poll going; a poll
+    // that found nothing ends it, and the thread sleeps in epoll until libuv reads a request
+    // (re-polling then spun a core at 100% on an idle mount)
+    if (n >= IN_HEADER && this.inFlight === 0) this.schedulePoll();
   };
 
   /**
