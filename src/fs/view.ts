@@ -76,7 +76,8 @@ export class FsView {
   }
 
   async lookup(parent: number, name: string): Promise<{ ino: number; type: Inode['type'] } | undefined> {
-    const raw = await this.reader.get(direntKey(parent, name));
+    const key = direntKey(parent, name);
+    const raw = await (this.reader.getUnder ? this.reader.getUnder(direntPrefix(parent), key) : this.reader.get(key));
     return raw && !(raw instanceof BlobRef) ? decodeDirent(raw) : undefined;
   }
 

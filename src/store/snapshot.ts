@@ -5,6 +5,7 @@ import {
   dataPrefix,
   dataRange,
   dataSeekEnd,
+  lowerBound,
   packLogical,
   unpackLogical,
   type KeyPart,
@@ -32,6 +33,11 @@ export interface KeyReader {
   /** The snapshot version: reads see exactly the commits with stamp <= version. */
   readonly version: Version;
   get(key: LogicalKey): Promise<StoreValue | undefined>;
+  /**
+   * get() of a key that starts with the tuple `prefix`: a reader that holds the prefix's listing
+   * answers from it, names that are not there included (optional; get() otherwise).
+   */
+  getUnder?(prefix: LogicalKey, key: LogicalKey): Promise<StoreValue | undefined>;
   /** Live entries whose key starts with the tuple `prefix`, in key order. */
   list(prefix: LogicalKey, options?: ListOptions): Promise<Entry[]>;
 }
@@ -62,6 +68,27 @@ export class Snapshot implements KeyReader {
 
   async get(key: LogicalKey): Promise<StoreValue | undefined> {
     return this.getPacked(packLogical(key));
+  }
+
+  /**
+   * get() of `key`, which starts with `prefix`: when the cache holds the prefix's listing at this
+   * state, the listing answers — a name not in it is absent, without a read (git and tar look up
+   * each name before they create it; a lookup in a directory the mount listed or made is in memory).
+   */
+  async getUnder(prefix: LogicalKey, key: LogicalKey): Promise<StoreValue | undefined> {
+    const packed = packLogical(key);
+    const tag = this.cache?.tag();
+    if (tag !== undefined) {
+      const cache = this.cache!.cache;
+      const hit = cache.get(this.nsId, tag, packed);
+      if (hit !== undefined) return hit ?? undefined;
+      const listing = cache.getList(this.nsId, tag, packLogical(prefix));
+      if (listing) {
+        const i = lowerBound(listing, packed, (e) => e.packed);
+        return i < listing.length && listing[i]!.packed.equals(packed) ? listing[i]!.value : undefined;
+      }
+    }
+    return this.getPacked(packed);
   }
 
   async getPacked(packed: Buffer): Promise<StoreValue | undefined> {

@@ -257,6 +257,11 @@ describe('read cache', () => {
       for (const prefix of prefixes) {
         expect(await listed(snap, prefix)).toEqual(expected(model, prefix));
         expect(await listed(snap, prefix, 2)).toEqual(expected(model, prefix).slice(0, 2));
+        // a key read through its (now cached) listing: present or absent as in the model
+        if (prefix.length < 2) continue;
+        for (const key of [[...prefix, `n${rand(6)}`], [...prefix, `n${rand(6)}`, rand(3)], [...prefix, 'absent'], [...prefix, 'f1']]) {
+          expect(str(await snap.getUnder(prefix, key)) ?? '', JSON.stringify(key)).toBe(model.get(JSON.stringify(key)) ?? '');
+        }
       }
       if (step % 10 === 0) {
         const past = states[rand(states.length)]!;
@@ -276,6 +281,8 @@ describe('read cache', () => {
     const snap = await nsA.snapshot();
     expect((await snap.list(['e', 1])).map((e) => e.key[2])).toContain('zz');
     expect((await snap.list(['e', 999])).map((e) => str(e.value))).toEqual(['one']);
+    // and a name looked up in a listed directory, there or not, is answered from the listing
+    expect([str(await snap.getUnder(['e', 1], ['e', 1, 'zz'])), await snap.getUnder(['e', 999], ['e', 999, 'never-made'])]).toEqual(['own', undefined]);
     expect(reads.reads).toBe(before);
     // another process's commit is seen at once
     await nsB.commit({ actor: 't', summary: 'other' }, async (w) => w.delete(['e', 999, 'only']));
