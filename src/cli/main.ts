@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16777216:glibc.malloc.trim_threshold=134217728 node
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16777216:glibc.malloc.trim_threshold=134217728:${GLIBC_TUNABLES} node
 import { TIMEFS_VERSION } from '../version.js';
 import { Command, CommanderError, Option } from 'commander';
 import { FsError } from '../fs/errors.js';

@@ -24,9 +24,24 @@ describe.runIf(built.run)('malloc tunables', () => {
   const shebang = (): string => fs.readFileSync(CLI, 'utf8').split('\n')[0]!;
 
   it('the timefs bin and the npm scripts start node with them', () => {
-    expect(shebang()).toBe(`#!/usr/bin/env -S GLIBC_TUNABLES=${MALLOC_TUNABLES} node`);
-    expect(pkg.scripts.start).toBe(`GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/cli/main.js serve`);
-    expect(pkg.scripts.timefs).toBe(`GLIBC_TUNABLES=${MALLOC_TUNABLES} node dist/cli/main.js`);
+    expect(shebang()).toBe(`#!/usr/bin/env -S GLIBC_TUNABLES=${MALLOC_TUNABLES}:\${GLIBC_TUNABLES} node`);
+    expect(pkg.scripts.start).toBe(`GLIBC_TUNABLES=${MALLOC_TUNABLES}:$GLIBC_TUNABLES node dist/cli/main.js serve`);
+    expect(pkg.scripts.timefs).toBe(`GLIBC_TUNABLES=${MALLOC_TUNABLES}:$GLIBC_TUNABLES node dist/cli/main.js`);
+  });
+
+  it("keeps the user's own GLIBC_TUNABLES after ours, so theirs win where both set one", () => {
+    // the shebang's command line, printing the environment node got
+    const got = (env: NodeJS.ProcessEnv): string =>
+      execFileSync('/usr/bin/env', ['-S', `${shebang().slice('#!/usr/bin/env -S '.length)} -e console.log(process.env.GLIBC_TUNABLES)`], { env }).toString().trim();
+    const { GLIBC_TUNABLES: _, ...rest } = process.env;
+    expect(got(rest)).toBe(`${MALLOC_TUNABLES}:`); // unset: a trailing ':' (glibc skips the empty entry)
+    expect(got({ ...rest, GLIBC_TUNABLES: 'glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=65536' })).toBe(`${MALLOC_TUNABLES}:glibc.malloc.arena_max=2:glibc.malloc.mmap_threshold=65536`);
+    // and npm start / npm run timefs the same, through sh
+    const npmLike = (script: string, env: NodeJS.ProcessEnv): string =>
+      execFileSync('sh', ['-c', script.replace('node dist/cli/main.js', 'printenv GLIBC_TUNABLES #')], { env }).toString().trim();
+    for (const script of [pkg.scripts.start!, pkg.scripts.timefs!]) {
+      expect(npmLike(script, { ...rest, GLIBC_TUNABLES: 'glibc.rtld.nns=2' })).toBe(`${MALLOC_TUNABLES}:glibc.rtld.nns=2`);
+    }
   });
 
   it('a node started by the bin\'s shebang reuses freed 1 MiB buffers: a third of the page faults or fewer', () => {
@@ -40,10 +55,11 @@ describe.runIf(built.run)('malloc tunables', () => {
     expect(tuned * 3).toBeLessThan(plain);
   });
 
-  it('are added to the environment of processes started from code, unless malloc tunables are set', () => {
+  it("are put before the caller's own in the environment of processes started from code, once", () => {
     expect(withMallocTunables({ PATH: '/bin' })).toEqual({ PATH: '/bin', GLIBC_TUNABLES: MALLOC_TUNABLES });
-    expect(withMallocTunables({ GLIBC_TUNABLES: 'glibc.rtld.nns=2' }).GLIBC_TUNABLES).toBe(`glibc.rtld.nns=2:${MALLOC_TUNABLES}`);
-    const own = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' };
-    expect(withMallocTunables(own)).toBe(own);
+    expect(withMallocTunables({ GLIBC_TUNABLES: 'glibc.rtld.nns=2' }).GLIBC_TUNABLES).toBe(`${MALLOC_TUNABLES}:glibc.rtld.nns=2`);
+    expect(withMallocTunables({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }).GLIBC_TUNABLES).toBe(`${MALLOC_TUNABLES}:glibc.malloc.arena_max=2`);
+    const child = { GLIBC_TUNABLES: `${MALLOC_TUNABLES}:glibc.rtld.nns=2` }; // a child of the bin
+    expect(withMallocTunables(child)).toBe(child);
   });
 });
