@@ -76,6 +76,17 @@ export class ReadCache {
   }
 
   /**
+   * `packed`'s value as the cached listing of `prefix` (packed) has it: null when the listing does
+   * not hold it (absent at that state), undefined when there is no such listing.
+   */
+  getInList(nsId: number, tag: string, prefix: Buffer, packed: Buffer): StoreValue | null | undefined {
+    const entries = this.getList(nsId, tag, prefix);
+    if (!entries) return undefined;
+    const { at, found } = seek(entries, packed);
+    return found ? entries[at]!.value : null;
+  }
+
+  /**
    * Files every live entry under `prefix` (`packed`: packLogical(prefix); not the empty tuple) at
    * the state `tag` names, in key order; the cache keeps `entries` itself.
    */
@@ -96,17 +107,16 @@ export class ReadCache {
       const slot = this.map.get(listKey(nsId, tag, packLogical(key.slice(0, i))));
       if (!slot) continue;
       const entries = slot.value as Entry[];
-      const lo = lowerBound(entries, packed, packedOf);
-      const same = lo < entries.length && entries[lo]!.packed.equals(packed);
+      const { at, found } = seek(entries, packed);
       let delta = 0;
-      if (same) delta -= entryWeight(entries[lo]!);
+      if (found) delta -= entryWeight(entries[at]!);
       if (value === null) {
-        if (same) entries.splice(lo, 1);
+        if (found) entries.splice(at, 1);
       } else {
         const entry: Entry = { key: [...key], packed, value };
         delta += entryWeight(entry);
-        if (same) entries[lo] = entry;
-        else entries.splice(lo, 0, entry);
+        if (found) entries[at] = entry;
+        else entries.splice(at, 0, entry);
       }
       slot.weight += delta;
       this.total += delta;
@@ -160,4 +170,9 @@ const listKey = (nsId: number, tag: string, prefix: Buffer): string => `L${nsId}
 const listHead = (nsId: number, first: KeyPart): string => `${nsId}/${String(first)}`;
 const valueWeight = (value: StoreValue | null): number => (value === null ? 0 : Buffer.isBuffer(value) ? value.length : 64);
 const packedOf = (e: Entry): Buffer => e.packed;
+/** Where `packed` is, or would go, in a listing's entries (sorted by packed key). */
+function seek(entries: readonly Entry[], packed: Buffer): { at: number; found: boolean } {
+  const at = lowerBound(entries, packed, packedOf);
+  return { at, found: at < entries.length && entries[at]!.packed.equals(packed) };
+}
 const entryWeight = (e: Entry): number => 48 + e.packed.length + valueWeight(e.value);

@@ -5,7 +5,6 @@ import {
   dataPrefix,
   dataRange,
   dataSeekEnd,
-  lowerBound,
   packLogical,
   unpackLogical,
   type KeyPart,
@@ -76,26 +75,18 @@ export class Snapshot implements KeyReader {
    * each name before they create it; a lookup in a directory the mount listed or made is in memory).
    */
   async getUnder(prefix: LogicalKey, key: LogicalKey): Promise<StoreValue | undefined> {
-    const packed = packLogical(key);
+    return this.getPacked(packLogical(key), prefix);
+  }
+
+  /** get() of a packed key; `under`: a prefix of it whose cached listing may answer (getUnder). */
+  async getPacked(packed: Buffer, under?: LogicalKey): Promise<StoreValue | undefined> {
     const tag = this.cache?.tag();
     if (tag !== undefined) {
       const cache = this.cache!.cache;
       const hit = cache.get(this.nsId, tag, packed);
       if (hit !== undefined) return hit ?? undefined;
-      const listing = cache.getList(this.nsId, tag, packLogical(prefix));
-      if (listing) {
-        const i = lowerBound(listing, packed, (e) => e.packed);
-        return i < listing.length && listing[i]!.packed.equals(packed) ? listing[i]!.value : undefined;
-      }
-    }
-    return this.getPacked(packed);
-  }
-
-  async getPacked(packed: Buffer): Promise<StoreValue | undefined> {
-    const tag = this.cache?.tag();
-    if (tag !== undefined) {
-      const hit = this.cache!.cache.get(this.nsId, tag, packed);
-      if (hit !== undefined) return hit ?? undefined;
+      const listed = under ? cache.getInList(this.nsId, tag, packLogical(under), packed) : undefined;
+      if (listed !== undefined) return listed ?? undefined;
     }
     const base = dataKeyBase(this.nsId, packed);
     const rows = await this.kv.getRange(base, dataSeekEnd(base, this.stamp), { reverse: true, limit: 1 });

@@ -18,13 +18,13 @@ export { RequestStats, type OpReport } from './stats.js';
 export async function mountKernel(
   fs: AgentFs,
   dir: string,
-  options: { cacheSeconds: CacheSeconds; stats?: RequestStats; closedMs?: number },
+  options: { cacheSeconds: CacheSeconds; stats?: RequestStats; closedMs: number },
 ): Promise<{ handles: HandleTable; unmount(onDetached?: () => void): Promise<void>; closed: Promise<void> }> {
   const from = await fs.head(); // before mounting: nothing may fail between mount and start
   const channel = FuseChannel.mount(dir, { fsname: `timefs:${fs.agent}` });
   const invalidator = new CacheInvalidator(channel);
   const own = fs.withOptions({ onCommit: invalidator.own });
-  const handles = new HandleTable(own, options.closedMs === undefined ? {} : { closedMs: options.closedMs });
+  const handles = new HandleTable(own, { closedMs: options.closedMs });
   const session = new FuseSession(own, handles, channel, options.cacheSeconds, options.stats);
   invalidator.start(own, session.nodes, from);
   channel.start((req) => session.handle(req));
