@@ -30,6 +30,12 @@ describe.runIf(built.run)('malloc tunables', () => {
     expect(pkg.scripts.timefs).toBe(`GLIBC_TUNABLES=${MALLOC_TUNABLES}:$GLIBC_TUNABLES node dist/cli/main.js`);
   });
 
+  it('the bin runs as a command: the build makes it executable, and its shebang finds node', () => {
+    expect(fs.statSync(CLI).mode & 0o111).toBe(0o111);
+    const version = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    expect(execFileSync(CLI, ['--version'], { env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` } }).toString().trim()).toContain(version);
+  });
+
   it("keeps the user's own GLIBC_TUNABLES after ours, so theirs win where both set one", () => {
     // the shebang's command line, printing the environment node got
     const got = (env: NodeJS.ProcessEnv): string =>
