@@ -4,7 +4,7 @@ import { MAX_NAME_BYTES } from '../fs/path.js';
 import type { FsTx, SetAttr } from '../fs/tx.js';
 import type { Inode, Stat } from '../fs/types.js';
 import type { Version } from '../store/version.js';
-import { MAX_ENTRY_CHANGES, PendingEntries, type EntryChange, type PendingName } from './entries.js';
+import { MAX_ENTRY_CHANGES, PendingEntries, type CarriedEntries, type EntryChange, type PendingName } from './entries.js';
 
 /** Buffered writes above this many bytes are committed without waiting for flush. */
 const MAX_BUFFERED = 8 * 1024 * 1024;
@@ -366,8 +366,17 @@ export class HandleTable {
         this.conflicted(renames);
       } catch (err) {
         // most of it was answered already (closed files, directories): it can only be logged
-        console.error(`timefs fuse: committing ${summary} failed`, err);
-        throw err;
+        if (dirs.length + taken.length + (after ? 1 : 0) <= 1) {
+          console.error(`timefs fuse: committing ${summary} failed`, err);
+          throw err;
+        }
+        // one part may be what failed (a chunk that cannot be written, a change refused): each
+        // part in a commit of its own keeps the others
+        console.error(`timefs fuse: committing ${summary} failed; committing its parts one at a time`, err);
+        const failed = await this.commitApart(dirs, taken, parts, after);
+        // a waiter (a file's fsync) hears of the first failure even when its own part was kept:
+        // an error too many, never one too few
+        if (failed !== undefined) throw failed;
       } finally {
         // committed, or failed for good (a later commit must not make an empty file instead)
         after?.done();
@@ -388,6 +397,54 @@ export class HandleTable {
     } finally {
       for (const { h } of taken) if (h.closed) await this.drop(h);
     }
+  }
+
+  /**
+   * What one create commit would have written (commitPendingCreates), a commit per part in the
+   * same order: each directory, each file with what it buffered, the entry changes made after
+   * them, the directories' restored attributes. A part that fails is logged and takes with it
+   * only what depends on it (what is made in a directory that failed fails too). Returns the
+   * first failure, if any.
+   */
+  private async commitApart(dirs: readonly PendingDir[], taken: ReadonlyArray<{ h: Handle; ops: PendingOp[]; create: PendingCreate }>, summaries: readonly string[], after: CarriedEntries | null): Promise<unknown> {
+    // the entry changes every commit carries first, alone: should they be what fails, they are
+    // dropped (logged) instead of failing each part
+    await this.commitEntries();
+    const renames: Renames = new Map(); // those of the parts committed so far
+    let first: unknown;
+    const part = async (summary: string, fn: (tx: FsTx, renames: Renames) => Promise<void>): Promise<void> => {
+      let mine: Renames = new Map();
+      try {
+        const { value: reserved } = await this.transaction(this.fs, summary, async (tx) => {
+          mine = new Map(renames); // afresh: a transaction may be run again
+          await fn(tx, mine);
+          return this.reserveInos(tx);
+        });
+        reserved?.();
+      } catch (err) {
+        console.error(`timefs fuse: committing ${summary} failed`, err);
+        first ??= err;
+        return;
+      }
+      const added: Renames = new Map([...mine].filter(([from]) => !renames.has(from)));
+      this.conflicted(added);
+      for (const [from, to] of added) renames.set(from, to);
+    };
+    for (const d of dirs) await part(`mkdir ${d.path}`, (tx, r) => writeCreate(tx, d.ino, d.path, d, r));
+    for (const [i, { h, ops, create }] of taken.entries()) {
+      await part(`create ${summaries[i]}`, async (tx, r) => {
+        await writeCreate(tx, h.ino, h.path, create, r);
+        await applyOps(tx, h.ino, ops);
+      });
+    }
+    if (after) await part(after.summary, (tx) => after.apply(tx));
+    for (const d of dirs) {
+      if (!d.attrs?.length) continue;
+      await part(`attributes of ${d.path}`, async (tx) => {
+        for (const { attr, time } of d.attrs ?? []) await tx.setattr(d.ino, { ...attr, ctime: time });
+      });
+    }
+    return first;
   }
 
   /**

@@ -650,6 +650,39 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     });
   }));
 
+  if (driver === 'kernel') it('a shared commit that fails for one file (its chunk cannot be written) keeps every other file and directory in it', async () => {
+    const own = await startMount(`fuse-apart-${driver}`, ['--driver', driver], { ...env, TIMEFS_WRITEBACK_MS: '600000', TIMEFS_CLOSE_WAIT_MS: String(CLOSE_WAIT_MS) });
+    try {
+      const mnt = own.dir;
+      fs.mkdirSync(path.join(mnt, 'first')); // a fresh mount's first create commits at once (it reserves inode numbers)
+      // content stored as a chunk (over 64 KiB) whose fan-out directory cannot be made: a file
+      // stands where it goes, so writing this chunk fails as a full or broken disk would
+      let bad: Buffer;
+      let hash: string;
+      do {
+        bad = crypto.randomBytes(100 * 1024);
+        hash = crypto.createHash('sha256').update(bad).digest('hex');
+      } while (fs.existsSync(path.join(own.data, 'blobs', hash.slice(0, 2))));
+      fs.mkdirSync(path.join(own.data, 'blobs'), { recursive: true });
+      fs.writeFileSync(path.join(own.data, 'blobs', hash.slice(0, 2)), 'in the way');
+      // closed back to back: one shared commit, with a directory made for them
+      fs.mkdirSync(path.join(mnt, 'apart'));
+      fs.writeFileSync(path.join(mnt, 'apart', 'before.txt'), 'before');
+      fs.writeFileSync(path.join(mnt, 'apart', 'bad.bin'), bad);
+      fs.writeFileSync(path.join(mnt, 'apart', 'after.txt'), 'after');
+      await pastCloseWait();
+      await withOtherSurface(own.data, async (other) => {
+        expect(await eventually(async () => String(await other.readFile('/apart/after.txt').catch(() => null)), 'after')).toBe('after');
+        expect(String(await other.readFile('/apart/before.txt'))).toBe('before');
+        expect(await other.exists('/apart/bad.bin')).toBe(false);
+      });
+      expect(own.log()).toMatch(/committing mkdir \/apart; create .* failed; committing its parts one at a time/);
+      expect(own.log()).toMatch(/committing create \/apart\/bad\.bin \(102400 bytes\) failed/);
+    } finally {
+      await own.stop();
+    }
+  });
+
   if (driver === 'kernel') it('rm -rf is a few commits: the mount sees each removal at once, other surfaces from the commit, history finds each', () => ownMount(async (mnt, data) => {
     const tree = path.join(mnt, 'tree');
     for (let d = 0; d < 30; d++) {
