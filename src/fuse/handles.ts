@@ -573,6 +573,15 @@ export class HandleTable {
   }
 
   /**
+   * Buffers a change in `h` itself — open(O_TRUNC)'s truncation, committed with what is written
+   * through the handle next. Other handles of the inode are committed first, so changes stay in order.
+   */
+  async bufferInto(h: Handle, attr: SetAttr): Promise<void> {
+    for (const other of this.handles.values()) if (other !== h && other.ino === h.ino) await this.flush(other);
+    h.pending.push({ kind: 'attr', attr, time: this.clock() });
+  }
+
+  /**
    * Buffers an attribute change of an inode that no handle here is writing: tar sets each
    * directory's owner, mode and times in three requests after extracting all files, directory
    * after directory, and `chmod -R`/`chown -R`/`touch` change one inode after another. The
@@ -689,6 +698,8 @@ export class HandleTable {
           out.ctimeMs = op.time;
         } else {
           const a = op.attr;
+          // a truncation (open(O_TRUNC), bufferInto): the writes after it in this list set the size again
+          if (a.size !== undefined) out.size = a.size;
           if (a.mode !== undefined) out.mode = (out.mode & ~0o7777) | (a.mode & 0o7777);
           if (a.uid !== undefined && a.uid !== -1) out.uid = a.uid;
           if (a.gid !== undefined && a.gid !== -1) out.gid = a.gid;
@@ -718,9 +729,10 @@ export class HandleTable {
       // closed handle is flushed only when dropped, from inside the creates' commit (drop).
       if (this.createsPending && !h.closed) await this.commitCreates();
       const ops = takePending(h);
-      const { bytes, attrs } = describeOps(ops);
+      const { bytes, attrs, truncated } = describeOps(ops);
       try {
-        const summary = bytes === 0 && attrs ? `setattr ${h.path}` : `write ${h.path} (${bytes} bytes${attrs ? ', attributes' : ''})`;
+        const notes = `${truncated ? ', truncated first' : ''}${attrs ? ', attributes' : ''}`;
+        const summary = bytes > 0 ? `write ${h.path} (${bytes} bytes${notes})` : truncated ? `truncate ${h.path}${attrs ? ' (attributes)' : ''}` : `setattr ${h.path}`;
         await this.transaction(this.fs, summary, async (tx) => {
           tx.batch.touch(h.path); // history(path) finds the commit
           await applyOps(tx, h.ino, ops);
@@ -739,6 +751,11 @@ export class HandleTable {
    * share its commit; anything else is committed now.
    */
   async flushOnClose(h: Handle): Promise<void> {
+    // A shell's `>` opens the file (truncating it), puts the descriptor on stdout and closes the
+    // first one at once: that FLUSH is not the file's last close, and committing then stored the
+    // emptied file as a version of its own before what is written next. The truncation waits for
+    // it: RELEASE (the last close), the write-back timer, or a request reading the file commits it.
+    if (!h.create && h.pending.length > 0 && h.pending.every(isTruncation)) return;
     if (!h.create) return this.fsync(h);
     this.closedPending();
   }
@@ -872,9 +889,16 @@ function takePending(h: Handle): PendingOp[] {
   return ops;
 }
 
+/** A truncation buffered by bufferInto (open(O_TRUNC)); no other buffered attribute change has a size. */
+const isTruncation = (op: PendingOp): boolean => op.kind === 'attr' && op.attr.size !== undefined;
+
 /** How many bytes `ops` write and whether they change attributes (for commit summaries). */
-function describeOps(ops: readonly PendingOp[]): { bytes: number; attrs: boolean } {
-  return { bytes: ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0), attrs: ops.some((op) => op.kind === 'attr') };
+function describeOps(ops: readonly PendingOp[]): { bytes: number; attrs: boolean; truncated: boolean } {
+  return {
+    bytes: ops.reduce((n, op) => n + (op.kind === 'write' ? op.data.length : 0), 0),
+    attrs: ops.some((op) => op.kind === 'attr' && !isTruncation(op)),
+    truncated: ops.some(isTruncation),
+  };
 }
 
 /** Writes a handle's buffered changes into `tx`, in order (sequential writes merged). */

@@ -549,6 +549,37 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
     expect(timefs(data, ['cat', '/fold/a.txt']).stdout).toBe('hello world');
   }));
 
+  if (driver === 'kernel') it("overwriting a file (a shell's >, open with O_TRUNC) is one commit: no version holds it emptied", () => ownMount(async (mnt, data) => {
+    const file = path.join(mnt, 'over.txt');
+    fs.writeFileSync(file, 'first\n');
+    await pastCloseWait();
+    await withOtherSurface(data, async (other) => {
+      const before = (await other.log({ limit: 1 }))[0]!.version;
+      // the shell opens with O_TRUNC, moves the descriptor to stdout and closes the first one (a
+      // FLUSH that is not the last close), then echo writes
+      execFileSync('sh', ['-c', `echo second > '${file}'`]);
+      expect(await eventually(async () => String(await other.readFile('/over.txt')), 'second\n')).toBe('second\n');
+      // open(O_TRUNC) by a program: the mount shows the file emptied at once, committed or not
+      const fd = fs.openSync(file, 'w');
+      expect(fs.fstatSync(fd).size).toBe(0);
+      expect(fs.statSync(file).size).toBe(0);
+      fs.writeSync(fd, 'third, longer\n');
+      fs.closeSync(fd);
+      expect(await eventually(async () => String(await other.readFile('/over.txt')), 'third, longer\n')).toBe('third, longer\n');
+      const commits = (await other.log({ after: before })).filter((l) => l.paths.includes('/over.txt'));
+      expect(commits.map((c) => c.summary)).toEqual(['write /over.txt (14 bytes, truncated first)', 'write /over.txt (7 bytes, truncated first)']);
+      for (const c of commits) expect((await other.readFile('/over.txt', c.version)).length, c.version).toBeGreaterThan(0);
+      // emptied and nothing written (`: > file`): committed at the last close
+      execFileSync('sh', ['-c', `: > '${file}'`]);
+      expect(fs.statSync(file).size).toBe(0);
+      expect(await eventually(async () => String((await other.stat('/over.txt')).size), '0')).toBe('0');
+      expect((await other.log({ limit: 1 }))[0]!.summary).toBe('truncate /over.txt');
+    });
+    // a past version cannot be opened to truncate it
+    const past = `${file}@${(await withOtherSurface(data, async (other) => (await other.log({ limit: 3 }))[2]!.version))}`;
+    expect(() => fs.openSync(past, 'w')).toThrow(/EROFS/);
+  }));
+
   if (driver === 'kernel') it('directories made and then filled, as tar does, are committed with the files made in them', () => ownMount(async (mnt, data) => {
     const nest = path.join(mnt, 'nest');
     const deep = path.join(nest, 'b', 'c');

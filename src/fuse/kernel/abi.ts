@@ -53,6 +53,8 @@ export const Op = {
 /** fuse_init_in/out flags we ask for (the kernel grants the intersection). */
 export const Init = {
   ASYNC_READ: 1 << 0,
+  /** open(O_TRUNC) is one OPEN carrying O_TRUNC, not an OPEN and then a SETATTR of size 0 */
+  ATOMIC_O_TRUNC: 1 << 3,
   BIG_WRITES: 1 << 5,
   AUTO_INVAL_DATA: 1 << 12,
   DO_READDIRPLUS: 1 << 13,
@@ -75,6 +77,8 @@ export const Falloc = {
 
 /** With HANDLE_KILLPRIV_V2 the kernel asks us to clear set-user/group-ID bits: fuse_write_in.write_flags */
 export const WRITE_KILL_SUIDGID = 1 << 2;
+/** ...and for open(O_TRUNC) by a caller without CAP_FSETID: fuse_open_in.open_flags */
+export const OPEN_KILL_SUIDGID = 1 << 0;
 
 /** setattr `valid` bits */
 export const Fattr = {

@@ -19,6 +19,7 @@ import {
   IN_HEADER,
   Init,
   Op,
+  OPEN_KILL_SUIDGID,
   WRITE_KILL_SUIDGID,
   attrOut,
   cstring,
@@ -294,7 +295,7 @@ export class FuseSession {
         return this.run(h, () => this.rename(h.nodeid, from, newDir, to, flags));
       }
       case Op.OPEN:
-        return this.run(h, () => this.open(h.nodeid, body.readUInt32LE(0)).finally(() => this.reached(h.nodeid)));
+        return this.run(h, () => this.open(h.nodeid, body.readUInt32LE(0), body.readUInt32LE(4)).finally(() => this.reached(h.nodeid)));
       case Op.CREATE: {
         const flags = body.readUInt32LE(0);
         const mode = body.readUInt32LE(4);
@@ -498,7 +499,7 @@ export class FuseSession {
     // the commit log, so after an outage it catches up on every change it missed. A size that
     // changed still drops the pages (the kernel always checks that).
     this.noOpendir = (kernelFlags & Init.NO_OPENDIR_SUPPORT) !== 0;
-    const want = Init.ASYNC_READ | Init.BIG_WRITES | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2 | Init.MAX_PAGES;
+    const want = Init.ASYNC_READ | Init.ATOMIC_O_TRUNC | Init.BIG_WRITES | Init.DO_READDIRPLUS | Init.READDIRPLUS_AUTO | Init.PARALLEL_DIROPS | Init.CACHE_SYMLINKS | Init.HANDLE_KILLPRIV_V2 | Init.MAX_PAGES;
     const out = Buffer.alloc(64);
     out.writeUInt32LE(FUSE_KERNEL_VERSION, 0);
     out.writeUInt32LE(FUSE_KERNEL_MINOR, 4);
@@ -863,12 +864,22 @@ export class FuseSession {
     else this.reaching.delete(nodeid);
   }
 
-  private async open(id: number, flags: number): Promise<Payload> {
+  /** `openFlags`: fuse_open_in.open_flags (OPEN_KILL_SUIDGID) */
+  private async open(id: number, flags: number, openFlags: number): Promise<Payload> {
     const { node, stat } = await this.statNode(id);
     const writing = (flags & O_ACCMODE) !== 0 || (flags & O_TRUNC) !== 0;
     if (node.version && writing) throw fsError('EROFS', `read-only: ${this.nodes.pathOf(id)} is a past version`);
     if (stat.type === 'dir') throw fsError('EISDIR', 'is a directory');
     const handle = this.handles.open(node.ino, this.nodes.pathOf(id), { writable: writing, ...(node.version ? { version: node.version } : {}) });
+    if (flags & O_TRUNC) {
+      // ATOMIC_O_TRUNC: the truncation comes with the OPEN (the kernel has emptied its pages) and
+      // is buffered in the new handle, so `echo x > file` is one commit — no version holds the
+      // file emptied and not yet written. As a truncate by open does: times now, and
+      // set-user/group-ID bits cleared when the kernel says the caller may not keep them.
+      const attr: SetAttr = { size: 0, mtime: this.fs.store.clock() };
+      if (openFlags & OPEN_KILL_SUIDGID && killSuidGid(stat.mode & 0o7777) !== (stat.mode & 0o7777)) attr.mode = killSuidGid(stat.mode & 0o7777);
+      await this.handles.bufferInto(handle, attr);
+    }
     // Pages stay cached across opens, at head too, as on a local filesystem. A past file never
     // changes; a head file changes through this mount (the kernel updates its own pages, and
     // storePages fills the ones it could not) or elsewhere, and then the invalidator drops its
