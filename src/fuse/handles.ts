@@ -853,11 +853,15 @@ async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate
   const at = renamedPath(path, renames); // slot() touches it: history(path) finds the commit
   const { inode } = c;
   const spec = { type: inode.type, mode: inode.mode, uid: inode.uid, gid: inode.gid, ino, time: inode.ctime };
-  try {
-    await tx.createIn(await tx.slot(c.parentIno, c.name, at), spec);
-    return;
-  } catch (err) {
-    if (!(err instanceof FsError) || err.code !== 'EEXIST') throw err;
+  // looked up first: a slot at a taken name would touch it, and history() of the other surface's
+  // file would list this commit, which does not change it
+  if (!(await tx.lookup(c.parentIno, c.name))) {
+    try {
+      await tx.createIn(await tx.slot(c.parentIno, c.name, at), spec);
+      return;
+    } catch (err) {
+      if (!(err instanceof FsError) || err.code !== 'EEXIST') throw err;
+    }
   }
   const name = conflictName(c.name, ino);
   const moved = `${at.slice(0, at.length - c.name.length)}${name}`;

@@ -493,6 +493,9 @@ for (const { name, driver, env } of variants) describe.runIf(fuse.run && (driver
       const kept = (await other.readdir('/fold')).entries.map((e) => e.name).filter((n) => n.startsWith('c.txt.conflict-'));
       expect(kept).toHaveLength(1);
       expect(String(await other.readFile(`/fold/${kept[0]}`))).toBe('mine');
+      // the taken name's history is the other surface's alone: the mount's commit did not change it
+      expect((await other.history('/fold/c.txt')).entries.map((e) => e.summary)).not.toContainEqual(expect.stringMatching(/taken meanwhile/));
+      expect((await other.history(`/fold/${kept[0]}`)).entries.map((e) => e.summary)).toContainEqual(expect.stringMatching(/taken meanwhile/));
       // the same for a directory made here and not committed yet, with a file made in it
       const made = path.join(dir, 'made');
       fs.mkdirSync(made);
