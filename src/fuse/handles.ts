@@ -339,7 +339,7 @@ export class HandleTable {
     for (const d of dirs) this.committingDirs.add(d.ino);
     // each file's earlier commits first (none but a running one: its create is its first)
     await Promise.all(files.map((h) => h.chain));
-    const taken = files.map((h) => ({ h, ops: takePending(h), create: h.create! }));
+    const taken: TakenCreate[] = files.map((h) => ({ h, ops: takePending(h), create: h.create! }));
     const parts = taken.map(({ h, ops }) => {
       const { bytes, attrs } = describeOps(ops);
       return `${h.path}${bytes > 0 || attrs ? ` (${bytes} bytes${attrs ? ', attributes' : ''})` : ''}`;
@@ -353,13 +353,10 @@ export class HandleTable {
         const { value: reserved } = await this.transaction(this.fs, summary, async (tx) => {
           renames.clear(); // a transaction may be run again
           for (const d of dirs) await writeCreate(tx, d.ino, d.path, d, renames); // parents first
-          for (const { h, ops, create } of taken) {
-            await writeCreate(tx, h.ino, h.path, create, renames);
-            await applyOps(tx, h.ino, ops);
-          }
+          for (const file of taken) await writeFileCreate(tx, file, renames);
           await after?.apply(tx); // made after the creates they name
           // after everything made in them (mayDeferCreateIn)
-          for (const d of dirs) for (const { attr, time } of d.attrs ?? []) await tx.setattr(d.ino, { ...attr, ctime: time });
+          for (const d of dirs) await restoreDirAttrs(tx, d);
           return this.reserveInos(tx);
         });
         reserved?.();
@@ -406,7 +403,7 @@ export class HandleTable {
    * only what depends on it (what is made in a directory that failed fails too). Returns the
    * first failure, if any.
    */
-  private async commitApart(dirs: readonly PendingDir[], taken: ReadonlyArray<{ h: Handle; ops: PendingOp[]; create: PendingCreate }>, summaries: readonly string[], after: CarriedEntries | null): Promise<unknown> {
+  private async commitApart(dirs: readonly PendingDir[], taken: readonly TakenCreate[], summaries: readonly string[], after: CarriedEntries | null): Promise<unknown> {
     // the entry changes every commit carries first, alone: should they be what fails, they are
     // dropped (logged) instead of failing each part
     await this.commitEntries();
@@ -431,19 +428,9 @@ export class HandleTable {
       for (const [from, to] of added) renames.set(from, to);
     };
     for (const d of dirs) await part(`mkdir ${d.path}`, (tx, r) => writeCreate(tx, d.ino, d.path, d, r));
-    for (const [i, { h, ops, create }] of taken.entries()) {
-      await part(`create ${summaries[i]}`, async (tx, r) => {
-        await writeCreate(tx, h.ino, h.path, create, r);
-        await applyOps(tx, h.ino, ops);
-      });
-    }
+    for (const [i, file] of taken.entries()) await part(`create ${summaries[i]}`, (tx, r) => writeFileCreate(tx, file, r));
     if (after) await part(after.summary, (tx) => after.apply(tx));
-    for (const d of dirs) {
-      if (!d.attrs?.length) continue;
-      await part(`attributes of ${d.path}`, async (tx) => {
-        for (const { attr, time } of d.attrs ?? []) await tx.setattr(d.ino, { ...attr, ctime: time });
-      });
-    }
+    for (const d of dirs) if (d.attrs?.length) await part(`attributes of ${d.path}`, (tx) => restoreDirAttrs(tx, d));
     return first;
   }
 
@@ -567,8 +554,7 @@ export class HandleTable {
     let target: Handle | undefined;
     for (const h of this.handles.values()) if (matches(h) && h.writable && (!target || h.pending.length > 0)) target = h;
     if (!target) return false;
-    for (const h of this.handles.values()) if (h !== target && h.ino === target.ino) await this.flush(h);
-    target.pending.push({ kind: 'attr', attr, time: this.clock() });
+    await this.bufferInto(target, attr);
     return true;
   }
 
@@ -755,8 +741,10 @@ export class HandleTable {
     // first one at once: that FLUSH is not the file's last close, and committing then stored the
     // emptied file as a version of its own before what is written next. The truncation waits for
     // it: RELEASE (the last close), the write-back timer, or a request reading the file commits it.
-    if (!h.create && h.pending.length > 0 && h.pending.every(isTruncation)) return;
-    if (!h.create) return this.fsync(h);
+    if (!h.create) {
+      if (h.pending.length > 0 && h.pending.every(isTruncation)) return;
+      return this.fsync(h);
+    }
     this.closedPending();
   }
 
@@ -846,8 +834,8 @@ function conflictName(name: string, ino: number): string {
 /**
  * Writes a create made earlier (createOpen, mkdirLater) in `tx`: its reserved number, owner, mode
  * and time. The mount answered the create when the name was free; should another surface have
- * taken it since (EEXIST), the file or directory is written under conflictName() instead — what
- * the mount's programs wrote is never dropped — and `renames` records the new path.
+ * taken it since (looked up first), the file or directory is written under conflictName()
+ * instead — what the mount's programs wrote is never dropped — and `renames` records the new path.
  */
 async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate, renames: Renames): Promise<void> {
   const at = renamedPath(path, renames); // slot() touches it: history(path) finds the commit
@@ -856,18 +844,32 @@ async function writeCreate(tx: FsTx, ino: number, path: string, c: PendingCreate
   // looked up first: a slot at a taken name would touch it, and history() of the other surface's
   // file would list this commit, which does not change it
   if (!(await tx.lookup(c.parentIno, c.name))) {
-    try {
-      await tx.createIn(await tx.slot(c.parentIno, c.name, at), spec);
-      return;
-    } catch (err) {
-      if (!(err instanceof FsError) || err.code !== 'EEXIST') throw err;
-    }
+    await tx.createIn(await tx.slot(c.parentIno, c.name, at), spec);
+    return;
   }
   const name = conflictName(c.name, ino);
   const moved = `${at.slice(0, at.length - c.name.length)}${name}`;
   await tx.createIn(await tx.slot(c.parentIno, name, moved), spec);
   renames.set(path, moved);
   tx.batch.meta.summary += `; ${at} was taken meanwhile: kept as ${moved}`; // the log tells where it went
+}
+
+/** A file made here, taken for its create's commit with what its handle buffered. */
+interface TakenCreate {
+  h: Handle;
+  ops: PendingOp[];
+  create: PendingCreate;
+}
+
+/** Writes a file's create and what it buffered (writeCreate, then applyOps). */
+async function writeFileCreate(tx: FsTx, { h, ops, create }: TakenCreate, renames: Renames): Promise<void> {
+  await writeCreate(tx, h.ino, h.path, create, renames);
+  await applyOps(tx, h.ino, ops);
+}
+
+/** A directory's buffered attribute changes (tar restoring it), after everything made in it. */
+async function restoreDirAttrs(tx: FsTx, d: PendingDir): Promise<void> {
+  for (const { attr, time } of d.attrs ?? []) await tx.setattr(d.ino, { ...attr, ctime: time });
 }
 
 /** The first three of `items` and how many more (every path is in the commit's touched paths). */

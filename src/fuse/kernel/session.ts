@@ -877,7 +877,8 @@ export class FuseSession {
       // file emptied and not yet written. As a truncate by open does: times now, and
       // set-user/group-ID bits cleared when the kernel says the caller may not keep them.
       const attr: SetAttr = { size: 0, mtime: this.fs.store.clock() };
-      if (openFlags & OPEN_KILL_SUIDGID && killSuidGid(stat.mode & 0o7777) !== (stat.mode & 0o7777)) attr.mode = killSuidGid(stat.mode & 0o7777);
+      const mode = stat.mode & 0o7777;
+      if (openFlags & OPEN_KILL_SUIDGID && killSuidGid(mode) !== mode) attr.mode = killSuidGid(mode);
       await this.handles.bufferInto(handle, attr);
     }
     // Pages stay cached across opens, at head too, as on a local filesystem. A past file never
